@@ -1,0 +1,308 @@
+// Package config reads and checks a gate's YAML configuration. Every error names the file, the
+// field (with its line) and what is allowed, so a technician can fix it without reading code.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is a gate's configuration (configs/gate.example.yaml documents every field).
+type Config struct {
+	Gate            string         `yaml:"gate"`
+	Airport         string         `yaml:"airport"`
+	Timezone        string         `yaml:"timezone"`
+	Direction       string         `yaml:"direction"`
+	DataDir         string         `yaml:"data_dir"`
+	TemplateKeyFile string         `yaml:"template_key_file"`
+	NATS            NATS           `yaml:"nats"`
+	Devices         Devices        `yaml:"devices"`
+	Lane            Lane           `yaml:"lane"`
+	Match           Match          `yaml:"match"`
+	Location        *time.Location `yaml:"-"`
+}
+
+// NATS is the link to the airport's NATS leaf node.
+type NATS struct {
+	URL         string `yaml:"url"`
+	Credentials string `yaml:"credentials"`
+}
+
+// Devices are the lane's OSDP peripheral devices. Devices that name the same port share a bus.
+type Devices struct {
+	CardReader Device `yaml:"card_reader"`
+	BioReader  Device `yaml:"bio_reader"`
+	DoorBoard  Device `yaml:"door_board"`
+}
+
+// Device is one OSDP peripheral device.
+type Device struct {
+	Port         string   `yaml:"port"`
+	Baud         int      `yaml:"baud"`
+	Address      int      `yaml:"address"`
+	PollInterval Duration `yaml:"poll_interval"`
+}
+
+// Lane holds the lane's timing and attempt settings.
+type Lane struct {
+	MaxAttempts    int      `yaml:"max_attempts"`
+	FingerTimeout  Duration `yaml:"finger_timeout"`
+	DoorPulse      Duration `yaml:"door_pulse"`
+	RefusalScreen  Duration `yaml:"refusal_screen"`
+	RegistryMaxAge Duration `yaml:"registry_max_age"`
+}
+
+// Match holds the fingerprint decision settings.
+type Match struct {
+	// Threshold is the score at or above which a sample matches; 0 means the matcher's default.
+	Threshold float64 `yaml:"threshold"`
+}
+
+// Duration is a time.Duration written as Go duration text ("200ms", "15s", "1h").
+type Duration time.Duration
+
+// UnmarshalYAML parses Go duration text.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil || v < 0 {
+		return fmt.Errorf("line %d: %q is not a duration (expected for example 200ms, 15s, 1h)", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Std returns d as a time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }
+
+// Error is a configuration error: the file, the field and what is wrong.
+type Error struct {
+	File  string
+	Field string // dotted path, e.g. devices.card_reader.address
+	Line  int
+	Msg   string
+}
+
+func (e *Error) Error() string {
+	loc := e.File
+	if e.Line > 0 {
+		loc = fmt.Sprintf("%s:%d", e.File, e.Line)
+	}
+	if e.Field == "" {
+		return fmt.Sprintf("%s: %s", loc, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s: %s", loc, e.Field, e.Msg)
+}
+
+// Errors is every problem found in one file.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	var b strings.Builder
+	for i, e := range es {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(e.Error())
+	}
+	return b.String()
+}
+
+// Load reads, decodes and checks a configuration file. Relative paths in it are taken relative
+// to the file's folder.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{File: path, Msg: err.Error()}
+	}
+	cfg, err := Parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	base := filepath.Dir(path)
+	for _, p := range []*string{&cfg.DataDir, &cfg.TemplateKeyFile, &cfg.NATS.Credentials} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(base, *p)
+		}
+	}
+	return cfg, nil
+}
+
+// Parse decodes and checks a configuration; name is used in errors.
+func Parse(name string, data []byte) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, &Error{File: name, Msg: "not valid YAML: " + err.Error()}
+	}
+	if len(root.Content) == 0 {
+		return nil, &Error{File: name, Msg: "empty file: expected a mapping with gate, airport, direction, devices, …"}
+	}
+	var errs Errors
+	checkKeys(name, "", root.Content[0], reflect.TypeOf(Config{}), &errs)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	cfg := Defaults()
+	if err := root.Content[0].Decode(cfg); err != nil {
+		return nil, &Error{File: name, Msg: strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n  ")}
+	}
+	if errs := cfg.validate(name); len(errs) > 0 {
+		return nil, errs
+	}
+	return cfg, nil
+}
+
+// Defaults returns a configuration with every optional field at its default.
+func Defaults() *Config {
+	dev := func(addr int) Device {
+		return Device{Baud: 115200, Address: addr, PollInterval: Duration(50 * time.Millisecond)}
+	}
+	return &Config{
+		Timezone: "Asia/Tokyo",
+		DataDir:  "/var/lib/ttpgate",
+		NATS:     NATS{URL: "nats://127.0.0.1:4222"},
+		Devices:  Devices{CardReader: dev(1), BioReader: dev(2), DoorBoard: dev(3)},
+		Lane: Lane{MaxAttempts: 3, FingerTimeout: Duration(15 * time.Second), DoorPulse: Duration(5 * time.Second),
+			RefusalScreen: Duration(3 * time.Second), RegistryMaxAge: Duration(time.Hour)},
+	}
+}
+
+// checkKeys reports keys the configuration does not know, with the keys allowed there.
+func checkKeys(file, prefix string, n *yaml.Node, t reflect.Type, errs *Errors) {
+	if t.Kind() != reflect.Struct || t == reflect.TypeOf(time.Location{}) {
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		*errs = append(*errs, &Error{File: file, Field: strings.TrimSuffix(prefix, "."), Line: n.Line,
+			Msg: "expected a mapping of " + strings.Join(allowedKeys(t), ", ")})
+		return
+	}
+	fields := map[string]reflect.StructField{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if tag := strings.Split(f.Tag.Get("yaml"), ",")[0]; tag != "" && tag != "-" {
+			fields[tag] = f
+		}
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		f, ok := fields[k.Value]
+		if !ok {
+			*errs = append(*errs, &Error{File: file, Field: prefix + k.Value, Line: k.Line,
+				Msg: "unknown field (allowed here: " + strings.Join(allowedKeys(t), ", ") + ")"})
+			continue
+		}
+		if f.Type.Kind() == reflect.Struct {
+			checkKeys(file, prefix+k.Value+".", v, f.Type, errs)
+		}
+	}
+}
+
+func allowedKeys(t reflect.Type) []string {
+	var keys []string
+	for i := 0; i < t.NumField(); i++ {
+		if tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]; tag != "" && tag != "-" {
+			keys = append(keys, tag)
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
+
+func (c *Config) validate(file string) Errors {
+	var errs Errors
+	bad := func(field, msg string) { errs = append(errs, &Error{File: file, Field: field, Msg: msg}) }
+	if !idPattern.MatchString(c.Gate) {
+		bad("gate", fmt.Sprintf("%q: expected 1 to 32 letters, digits, - or _ (it is part of NATS subjects)", c.Gate))
+	}
+	if !idPattern.MatchString(c.Airport) {
+		bad("airport", fmt.Sprintf("%q: expected an airport code of letters and digits, e.g. HND", c.Airport))
+	}
+	loc, err := time.LoadLocation(c.Timezone)
+	if err != nil || c.Timezone == "" || c.Timezone == "Local" {
+		bad("timezone", fmt.Sprintf("%q: expected an IANA zone name such as Asia/Tokyo (never the machine's Local)", c.Timezone))
+	}
+	c.Location = loc
+	if c.Direction != "entry" && c.Direction != "departure" {
+		bad("direction", fmt.Sprintf("%q: allowed values are entry, departure", c.Direction))
+	}
+	if c.DataDir == "" {
+		bad("data_dir", "required: the folder of the gate's SQLite store")
+	}
+	if c.TemplateKeyFile == "" {
+		bad("template_key_file", "required: a file holding the 32-byte key (64 hex digits) that encrypts templates at rest")
+	}
+	if !strings.HasPrefix(c.NATS.URL, "nats://") && !strings.HasPrefix(c.NATS.URL, "tls://") {
+		bad("nats.url", fmt.Sprintf("%q: expected nats://host:port or tls://host:port", c.NATS.URL))
+	}
+	seen := map[string]string{}
+	for _, d := range []struct {
+		name string
+		dev  Device
+	}{{"card_reader", c.Devices.CardReader}, {"bio_reader", c.Devices.BioReader}, {"door_board", c.Devices.DoorBoard}} {
+		f := "devices." + d.name
+		if d.dev.Port == "" {
+			bad(f+".port", "required: the serial port of this device, e.g. /dev/ttyUSB0 (gatectl ports lists them)")
+		}
+		if d.dev.Address < 0 || d.dev.Address > 126 {
+			bad(f+".address", fmt.Sprintf("%d: allowed OSDP addresses are 0 to 126", d.dev.Address))
+		}
+		switch d.dev.Baud {
+		case 9600, 19200, 38400, 57600, 115200, 230400:
+		default:
+			bad(f+".baud", fmt.Sprintf("%d: allowed values are 9600, 19200, 38400, 57600, 115200, 230400", d.dev.Baud))
+		}
+		if d.dev.PollInterval.Std() < 5*time.Millisecond || d.dev.PollInterval.Std() > time.Second {
+			bad(f+".poll_interval", fmt.Sprintf("%s: allowed 5ms to 1s", d.dev.PollInterval.Std()))
+		}
+		key := fmt.Sprintf("%s#%d", d.dev.Port, d.dev.Address)
+		if other, ok := seen[key]; ok && d.dev.Port != "" {
+			bad(f+".address", fmt.Sprintf("%d on %s is already used by devices.%s: devices on one bus need distinct addresses", d.dev.Address, d.dev.Port, other))
+		}
+		seen[key] = d.name
+	}
+	for _, busDev := range [][2]Device{{c.Devices.CardReader, c.Devices.BioReader}, {c.Devices.CardReader, c.Devices.DoorBoard}, {c.Devices.BioReader, c.Devices.DoorBoard}} {
+		if busDev[0].Port == busDev[1].Port && busDev[0].Baud != busDev[1].Baud {
+			bad("devices", fmt.Sprintf("devices on port %s have different baud rates %d and %d: one bus has one speed", busDev[0].Port, busDev[0].Baud, busDev[1].Baud))
+			break
+		}
+	}
+	if c.Lane.MaxAttempts < 1 || c.Lane.MaxAttempts > 10 {
+		bad("lane.max_attempts", fmt.Sprintf("%d: allowed 1 to 10", c.Lane.MaxAttempts))
+	}
+	for _, d := range []struct {
+		f        string
+		v        Duration
+		min, max time.Duration
+	}{
+		{"lane.finger_timeout", c.Lane.FingerTimeout, time.Second, 5 * time.Minute},
+		{"lane.door_pulse", c.Lane.DoorPulse, 200 * time.Millisecond, time.Minute},
+		{"lane.refusal_screen", c.Lane.RefusalScreen, 100 * time.Millisecond, time.Minute},
+		{"lane.registry_max_age", c.Lane.RegistryMaxAge, 10 * time.Second, 7 * 24 * time.Hour},
+	} {
+		if d.v.Std() < d.min || d.v.Std() > d.max {
+			bad(d.f, fmt.Sprintf("%s: allowed %s to %s", d.v.Std(), d.min, d.max))
+		}
+	}
+	if c.Match.Threshold < 0 {
+		bad("match.threshold", fmt.Sprintf("%g: allowed 0 (the matcher's calibrated default) or a positive score", c.Match.Threshold))
+	}
+	return errs
+}
+
+// IsConfigError reports whether err is a configuration error (exit status 2).
+func IsConfigError(err error) bool {
+	var e *Error
+	var es Errors
+	return errors.As(err, &e) || errors.As(err, &es)
+}

@@ -1,0 +1,197 @@
+// Package events is the wire format of the events a gate sends to HQ (schema v1, docs/events.md)
+// and the UUIDv7 event ids. It holds no biometric data by construction: there is no field for it.
+package events
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+)
+
+// SchemaVersion is the version of the event schema this package writes.
+const SchemaVersion = 1
+
+// Event is one event as HQ receives it (JSON, schema v1).
+type Event struct {
+	Schema    int       `json:"schema"`
+	ID        string    `json:"id"`  // UUIDv7
+	Seq       uint64    `json:"seq"` // the gate's own sequence number, from 1, without gaps
+	Gate      string    `json:"gate"`
+	Airport   string    `json:"airport"`
+	Direction string    `json:"direction"` // entry or departure
+	Type      string    `json:"type"`
+	Time      time.Time `json:"time"`
+	Card      string    `json:"card,omitempty"`
+	UserID    string    `json:"user_id,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
+	Score     *float64  `json:"score,omitempty"`
+	Attempts  int       `json:"attempts,omitempty"`
+	Device    string    `json:"device,omitempty"`
+	Mode      string    `json:"mode,omitempty"`
+	Detail    string    `json:"detail,omitempty"`
+	Timings   *Timings  `json:"timings,omitempty"`
+}
+
+// Timings are the software times of a decision in milliseconds, capture time excluded.
+type Timings struct {
+	LookupMS float64 `json:"lookup_ms"`
+	MatchMS  float64 `json:"match_ms"`
+}
+
+// Types lists the event types of schema v1.
+var Types = []string{"passage_granted", "passage_completed", "passage_abandoned", "refused", "alarm",
+	"alarm_cleared", "device_online", "device_offline", "lane_mode", "registry_sync", "heartbeat"}
+
+var tokenPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
+
+// Subject returns the NATS subject of an event: ttp.evt.<airport>.<gate>.<type>.
+func Subject(airport, gate, typ string) string {
+	return "ttp.evt." + airport + "." + gate + "." + typ
+}
+
+// Subject returns the event's NATS subject.
+func (e *Event) Subject() string { return Subject(e.Airport, e.Gate, e.Type) }
+
+// Marshal validates and encodes the event.
+func (e *Event) Marshal() ([]byte, error) {
+	if err := e.Validate(); err != nil {
+		return nil, err
+	}
+	return json.Marshal(e)
+}
+
+// Parse decodes and validates an event; unknown fields are rejected.
+func Parse(data []byte) (*Event, error) {
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	var e Event
+	if err := dec.Decode(&e); err != nil {
+		return nil, fmt.Errorf("event: not a schema v%d event: %w", SchemaVersion, err)
+	}
+	if err := e.Validate(); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// Validate checks the event against schema v1.
+func (e *Event) Validate() error {
+	var probs []string
+	if e.Schema != SchemaVersion {
+		probs = append(probs, fmt.Sprintf("schema is %d, expected %d", e.Schema, SchemaVersion))
+	}
+	if _, err := ParseUUID(e.ID); err != nil {
+		probs = append(probs, "id: "+err.Error())
+	}
+	if e.Seq == 0 {
+		probs = append(probs, "seq: expected a sequence number from 1")
+	}
+	if !tokenPattern.MatchString(e.Gate) || !tokenPattern.MatchString(e.Airport) {
+		probs = append(probs, "gate and airport: expected 1 to 32 letters, digits, - or _")
+	}
+	if e.Direction != "entry" && e.Direction != "departure" {
+		probs = append(probs, fmt.Sprintf("direction %q: expected entry or departure", e.Direction))
+	}
+	known := false
+	for _, t := range Types {
+		known = known || t == e.Type
+	}
+	if !known {
+		probs = append(probs, fmt.Sprintf("type %q: expected one of %s", e.Type, strings.Join(Types, ", ")))
+	}
+	if e.Time.IsZero() {
+		probs = append(probs, "time: required")
+	}
+	if (e.Type == "refused" || e.Type == "alarm" || e.Type == "alarm_cleared") && e.Reason == "" {
+		probs = append(probs, "reason: required for "+e.Type)
+	}
+	if len(probs) > 0 {
+		return errors.New("event: " + strings.Join(probs, "; "))
+	}
+	return nil
+}
+
+// UUID is a 16-byte RFC 9562 UUID.
+type UUID [16]byte
+
+// String formats u in the canonical 8-4-4-4-12 form.
+func (u UUID) String() string {
+	var b [36]byte
+	hex.Encode(b[0:8], u[0:4])
+	b[8] = '-'
+	hex.Encode(b[9:13], u[4:6])
+	b[13] = '-'
+	hex.Encode(b[14:18], u[6:8])
+	b[18] = '-'
+	hex.Encode(b[19:23], u[8:10])
+	b[23] = '-'
+	hex.Encode(b[24:], u[10:])
+	return string(b[:])
+}
+
+// Time returns the millisecond timestamp of a version 7 UUID.
+func (u UUID) Time() time.Time {
+	ms := int64(binary.BigEndian.Uint64(append([]byte{0, 0}, u[0:6]...)))
+	return time.UnixMilli(ms)
+}
+
+// ParseUUID parses the canonical form and requires version 7.
+func ParseUUID(s string) (UUID, error) {
+	var u UUID
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return u, fmt.Errorf("%q is not a UUID (expected 8-4-4-4-12 hex digits)", s)
+	}
+	h := s[0:8] + s[9:13] + s[14:18] + s[19:23] + s[24:]
+	if _, err := hex.Decode(u[:], []byte(h)); err != nil {
+		return u, fmt.Errorf("%q is not a UUID: %v", s, err)
+	}
+	if u[6]>>4 != 7 || u[8]>>6 != 2 {
+		return u, fmt.Errorf("%q is not a version 7 UUID", s)
+	}
+	return u, nil
+}
+
+// UUIDGenerator makes version 7 UUIDs that sort in the order they were made, even within one
+// millisecond (RFC 9562 §6.2 method 1: a 12-bit counter in rand_a, reseeded each millisecond).
+type UUIDGenerator struct {
+	mu      sync.Mutex
+	lastMS  int64
+	counter uint16
+}
+
+// New returns a UUIDv7 for time now.
+func (g *UUIDGenerator) New(now time.Time) UUID {
+	var u UUID
+	if _, err := rand.Read(u[:]); err != nil {
+		panic("crypto/rand failed: " + err.Error()) // never happens on Linux
+	}
+	g.mu.Lock()
+	ms := now.UnixMilli()
+	if ms <= g.lastMS {
+		ms = g.lastMS
+		g.counter++
+		if g.counter > 0x0FFF { // counter overflow: borrow the next millisecond
+			ms++
+			g.counter = 0
+		}
+	} else {
+		g.counter = uint16(u[6]&0x03)<<8 | uint16(u[7]) // start low in the range to leave room
+	}
+	g.lastMS = ms
+	c := g.counter
+	g.mu.Unlock()
+	var ts [8]byte
+	binary.BigEndian.PutUint64(ts[:], uint64(ms))
+	copy(u[0:6], ts[2:8])
+	u[6] = 0x70 | byte(c>>8)&0x0F
+	u[7] = byte(c)
+	u[8] = u[8]&0x3F | 0x80
+	return u
+}
