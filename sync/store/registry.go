@@ -1,0 +1,333 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"ttpgate/sync/registry"
+)
+
+// Template is one decrypted enrolled fingerprint template.
+type Template = registry.Template
+
+// User is the registry data of a card's holder that the lane's policy needs.
+type User struct {
+	ID                string               // HQ's user id
+	Status            registry.Status      // active or revoked
+	Eligibility       registry.Eligibility // short_term_visitor, resident or other
+	PassportExpiry    registry.Date        // registered passport's expiry
+	ED                *registry.DateRange  // nil if no pre-registration on file
+	PreferredLanguage string               // BCP 47 tag for guidance
+	Updated           time.Time            // HQ's last change of the record
+}
+
+// CardRecord is the result of a card lookup: the card, its holder and the
+// holder's decrypted templates. A superseded or lost card still resolves to
+// its holder, with the card's status.
+type CardRecord struct {
+	Card      registry.Card // the presented card, with its own status and dates
+	User      User          // the card's holder
+	Templates []Template    // the holder's enrolled templates, decrypted, by finger
+}
+
+// ApplyRegistry upserts recs and sets the registry cursor to revision (and
+// the HQ clock, when not nil), all in one transaction. See ApplyBatch.
+func (s *Store) ApplyRegistry(ctx context.Context, recs []*registry.Record, revision uint64, hqClock *time.Time) error {
+	return s.ApplyBatch(ctx, &registry.Batch{Records: recs, Revision: revision, HQClock: hqClock})
+}
+
+// ApplyBatch applies b in one transaction: deletes the users in b.Deleted,
+// upserts each record of b.Records (the user row, and the user's cards and
+// templates replaced by the record's), and sets the cursor to b.Revision and
+// the HQ clock to b.HQClock when not nil. A card number listed by another
+// user moves to the record being applied (the newest put wins).
+//
+// Either everything is applied or nothing: an invalid record fails the whole
+// batch with an error wrapping registry.ErrInvalid, and the stored cursor
+// stays where it was. A revision older than the stored cursor is refused.
+func (s *Store) ApplyBatch(ctx context.Context, b *registry.Batch) error {
+	for _, r := range b.Records {
+		if err := r.Validate(); err != nil {
+			return fmt.Errorf("store: apply registry revision %d: user %q: %w", b.Revision, userID(r), err)
+		}
+	}
+	for _, id := range b.Deleted {
+		if err := registry.ValidUserID(id); err != nil {
+			return fmt.Errorf("store: apply registry revision %d: delete user %q: %w: %v", b.Revision, id, registry.ErrInvalid, err)
+		}
+	}
+	// Seal outside the transaction: the writer lock is held for less time.
+	sealed := make([][][]byte, len(b.Records))
+	for i, r := range b.Records {
+		sealed[i] = make([][]byte, len(r.Templates))
+		for j, t := range r.Templates {
+			sealed[i][j] = s.seal(t.Data, templateAAD(r.UserID, t.Finger, t.Format))
+		}
+	}
+
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin registry transaction: %w", err)
+	}
+	defer rollback(tx)
+
+	var cur uint64
+	if err := tx.QueryRowContext(ctx, `SELECT registry_revision FROM gate_state WHERE id = 1`).Scan(&cur); err != nil {
+		return fmt.Errorf("store: read registry cursor: %w", err)
+	}
+	if b.Revision < cur {
+		return fmt.Errorf("store: registry revision %d is older than the stored cursor %d: refusing to go back", b.Revision, cur)
+	}
+
+	if len(b.Deleted) > 0 {
+		del, err := tx.PrepareContext(ctx, `DELETE FROM users WHERE user_id = ?`)
+		if err != nil {
+			return fmt.Errorf("store: prepare: %w", err)
+		}
+		defer del.Close()
+		for _, id := range b.Deleted {
+			if _, err := del.ExecContext(ctx, id); err != nil {
+				return fmt.Errorf("store: delete user %q: %w", id, err)
+			}
+		}
+	}
+
+	if len(b.Records) > 0 {
+		stmts, err := prepareUpsert(ctx, tx)
+		if err != nil {
+			return err
+		}
+		defer stmts.close()
+		for i, r := range b.Records {
+			if err := stmts.upsert(ctx, r, sealed[i]); err != nil {
+				if isConstraint(err) {
+					return fmt.Errorf("store: apply registry revision %d: user %q: %w: %v", b.Revision, r.UserID, registry.ErrInvalid, err)
+				}
+				return fmt.Errorf("store: apply registry revision %d: user %q: %w", b.Revision, r.UserID, err)
+			}
+		}
+	}
+
+	var clock any
+	if b.HQClock != nil {
+		clock = b.HQClock.UnixNano()
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE gate_state SET registry_revision = ?, hq_clock = COALESCE(?, hq_clock) WHERE id = 1`,
+		b.Revision, clock); err != nil {
+		return fmt.Errorf("store: set registry cursor %d: %w", b.Revision, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit registry revision %d: %w", b.Revision, err)
+	}
+	return nil
+}
+
+func userID(r *registry.Record) string {
+	if r == nil {
+		return ""
+	}
+	return r.UserID
+}
+
+type upsertStmts struct {
+	user, delCards, delTemplates, card, template *sql.Stmt
+}
+
+func prepareUpsert(ctx context.Context, tx *sql.Tx) (*upsertStmts, error) {
+	var st upsertStmts
+	var err error
+	prep := func(q string) *sql.Stmt {
+		if err != nil {
+			return nil
+		}
+		var s *sql.Stmt
+		s, err = tx.PrepareContext(ctx, q)
+		return s
+	}
+	st.user = prep(`INSERT INTO users (user_id, status, eligibility, passport_expiry, preferred_language, ed_from, ed_to, updated)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (user_id) DO UPDATE SET status = excluded.status, eligibility = excluded.eligibility,
+			passport_expiry = excluded.passport_expiry, preferred_language = excluded.preferred_language,
+			ed_from = excluded.ed_from, ed_to = excluded.ed_to, updated = excluded.updated`)
+	st.delCards = prep(`DELETE FROM cards WHERE user_id = ?`)
+	st.delTemplates = prep(`DELETE FROM templates WHERE user_id = ?`)
+	st.card = prep(`INSERT INTO cards (number, user_id, status, issued, expires) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (number) DO UPDATE SET user_id = excluded.user_id, status = excluded.status,
+			issued = excluded.issued, expires = excluded.expires`)
+	st.template = prep(`INSERT INTO templates (user_id, finger, format, sealed) VALUES (?, ?, ?, ?)`)
+	if err != nil {
+		st.close()
+		return nil, fmt.Errorf("store: prepare registry statements: %w", err)
+	}
+	return &st, nil
+}
+
+func (st *upsertStmts) close() {
+	for _, s := range []*sql.Stmt{st.user, st.delCards, st.delTemplates, st.card, st.template} {
+		if s != nil {
+			s.Close()
+		}
+	}
+}
+
+func (st *upsertStmts) upsert(ctx context.Context, r *registry.Record, sealed [][]byte) error {
+	var edFrom, edTo any
+	if r.ED != nil {
+		edFrom, edTo = nullDate(r.ED.From), nullDate(r.ED.To)
+	}
+	if _, err := st.user.ExecContext(ctx, r.UserID, string(r.Status), string(r.Eligibility), r.PassportExpiry.String(),
+		r.PreferredLanguage, edFrom, edTo, r.Updated.UTC().Format(time.RFC3339Nano)); err != nil {
+		return err
+	}
+	if _, err := st.delCards.ExecContext(ctx, r.UserID); err != nil {
+		return err
+	}
+	if _, err := st.delTemplates.ExecContext(ctx, r.UserID); err != nil {
+		return err
+	}
+	for _, c := range r.Cards {
+		if _, err := st.card.ExecContext(ctx, c.Number, r.UserID, string(c.Status), c.Issued.String(), c.Expires.String()); err != nil {
+			return &redactedError{msg: redactCard(err.Error(), c.Number), constraint: isConstraint(err)}
+		}
+	}
+	for i, t := range r.Templates {
+		if _, err := st.template.ExecContext(ctx, r.UserID, t.Finger, t.Format, sealed[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// redactedError is a database error whose message had a card number
+// removed; it remembers whether it was a constraint violation.
+type redactedError struct {
+	msg        string
+	constraint bool
+}
+
+func (e *redactedError) Error() string { return e.msg }
+
+// redactCard keeps a card number out of an error message.
+func redactCard(msg, number string) string {
+	if number == "" {
+		return msg
+	}
+	return strings.ReplaceAll(msg, number, "<card>")
+}
+
+// RegistryCursor returns the last applied registry revision and the HQ time
+// of the last applied hq.clock (the zero time if none yet).
+func (s *Store) RegistryCursor(ctx context.Context) (revision uint64, hqClock time.Time, err error) {
+	var clock sql.NullInt64
+	if err := s.r.QueryRowContext(ctx, `SELECT registry_revision, hq_clock FROM gate_state WHERE id = 1`).Scan(&revision, &clock); err != nil {
+		return 0, time.Time{}, fmt.Errorf("store: read registry cursor: %w", err)
+	}
+	if clock.Valid {
+		hqClock = time.Unix(0, clock.Int64).UTC()
+	}
+	return revision, hqClock, nil
+}
+
+// lookupSQL reads a card, its holder and the holder's templates in one
+// statement, hence one consistent snapshot.
+const lookupSQL = `SELECT c.number, c.status, c.issued, c.expires,
+		u.user_id, u.status, u.eligibility, u.passport_expiry, u.preferred_language, u.ed_from, u.ed_to, u.updated,
+		t.finger, t.format, t.sealed
+	FROM cards c JOIN users u ON u.user_id = c.user_id
+	LEFT JOIN templates t ON t.user_id = u.user_id
+	WHERE c.number = ?
+	ORDER BY t.finger, t.format`
+
+// LookupCard returns the card with the given number, its holder and the
+// holder's decrypted templates, read in one consistent snapshot. It returns
+// ErrNotFound for an unknown number and an error wrapping ErrTemplateKey if
+// a template does not decrypt.
+func (s *Store) LookupCard(ctx context.Context, number string) (*CardRecord, error) {
+	rows, err := s.lookup.QueryContext(ctx, number)
+	if err != nil {
+		return nil, fmt.Errorf("store: lookup card: %s", redactCard(err.Error(), number))
+	}
+	defer rows.Close()
+	var (
+		cr                                     *CardRecord
+		cStatus, issued, expires               string
+		uStatus, elig, passport, lang, updated string
+		edFrom, edTo, format                   sql.NullString
+		finger                                 sql.NullInt64
+		sealed                                 []byte
+	)
+	for rows.Next() {
+		first := cr == nil
+		if first {
+			cr = &CardRecord{}
+		}
+		if err := rows.Scan(&cr.Card.Number, &cStatus, &issued, &expires,
+			&cr.User.ID, &uStatus, &elig, &passport, &lang, &edFrom, &edTo, &updated,
+			&finger, &format, &sealed); err != nil {
+			return nil, fmt.Errorf("store: lookup card: %s", redactCard(err.Error(), number))
+		}
+		if first {
+			if err := cr.fill(cStatus, issued, expires, uStatus, elig, passport, lang, edFrom, edTo, updated); err != nil {
+				return nil, err
+			}
+		}
+		if !finger.Valid { // LEFT JOIN: user without templates
+			continue
+		}
+		t := Template{Finger: int(finger.Int64), Format: format.String}
+		if t.Data, err = s.open(sealed, templateAAD(cr.User.ID, t.Finger, t.Format)); err != nil {
+			return nil, fmt.Errorf("store: decrypt template of user %q finger %d: %w", cr.User.ID, t.Finger, err)
+		}
+		cr.Templates = append(cr.Templates, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: lookup card: %s", redactCard(err.Error(), number))
+	}
+	if cr == nil {
+		return nil, ErrNotFound
+	}
+	return cr, nil
+}
+
+func (cr *CardRecord) fill(cStatus, issued, expires, uStatus, elig, passport, lang string, edFrom, edTo sql.NullString, updated string) error {
+	var err error
+	cr.Card.Status = registry.CardStatus(cStatus)
+	cr.User.Status = registry.Status(uStatus)
+	cr.User.Eligibility = registry.Eligibility(elig)
+	cr.User.PreferredLanguage = lang
+	if cr.Card.Issued, err = parseStoredDate("cards.issued", issued); err != nil {
+		return err
+	}
+	if cr.Card.Expires, err = parseStoredDate("cards.expires", expires); err != nil {
+		return err
+	}
+	if cr.User.PassportExpiry, err = parseStoredDate("users.passport_expiry", passport); err != nil {
+		return err
+	}
+	if edFrom.Valid && edTo.Valid {
+		var ed registry.DateRange
+		if ed.From, err = parseStoredDate("users.ed_from", edFrom.String); err != nil {
+			return err
+		}
+		if ed.To, err = parseStoredDate("users.ed_to", edTo.String); err != nil {
+			return err
+		}
+		cr.User.ED = &ed
+	}
+	if cr.User.Updated, err = time.Parse(time.RFC3339Nano, updated); err != nil {
+		return fmt.Errorf("store: corrupt users.updated of user %q: %w", cr.User.ID, err)
+	}
+	return nil
+}
+
+// Counts returns the number of users and of cards in the registry copy.
+func (s *Store) Counts(ctx context.Context) (users, cards int, err error) {
+	err = s.r.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM cards)`).Scan(&users, &cards)
+	if err != nil {
+		return 0, 0, fmt.Errorf("store: count registry rows: %w", err)
+	}
+	return users, cards, nil
+}
