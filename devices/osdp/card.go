@@ -13,8 +13,8 @@ import "fmt"
 //   - 26-bit Wiegand, HID H10301 (any format byte, Bits == 26): bit 0 is even
 //     parity over bits 1-12, bits 1-8 the facility code, bits 9-24 the card
 //     number, bit 25 odd parity over bits 13-24. The number is
-//     "FFF-CCCCC": facility and card in decimal, zero-padded to 3 and 5
-//     digits (for example "018-01234").
+//     "FFFCCCCC": facility and card in decimal, zero-padded to 3 and 5
+//     digits (for example "01801234"), so it is a valid registry card number.
 
 // CardNumber turns RAW card data into the card number string the registry
 // uses; see the encodings above. Other formats are an error naming what was
@@ -28,7 +28,7 @@ func CardNumber(r RawCard) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("%03d-%05d", fac, card), nil
+		return fmt.Sprintf("%03d%05d", fac, card), nil
 	}
 	if r.Format == RawFormatUnspecified && r.Bits > 0 && r.Bits%8 == 0 {
 		for i, c := range r.Data {

@@ -142,7 +142,7 @@ func TestCardNumber(t *testing.T) {
 		t.Fatal("EncodeDigitsCard accepted a letter")
 	}
 	w := EncodeH10301(0, 18, 1234)
-	if n, err := CardNumber(w); err != nil || n != "018-01234" {
+	if n, err := CardNumber(w); err != nil || n != "01801234" {
 		t.Fatalf("H10301 card = %q, %v", n, err)
 	}
 	// Facility 1, card 1, by hand: bits 1-12 = 00000001 0000 hold one 1, so

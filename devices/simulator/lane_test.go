@@ -169,7 +169,7 @@ func TestCardReadBecomesEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev = l.ev.waitFor(t, m, "CardRead", func(e osdp.Event) bool { _, ok := e.(osdp.CardRead); return ok }).(osdp.CardRead)
-	if ev.Number != "018-01234" || ev.Raw.Bits != 26 {
+	if ev.Number != "01801234" || ev.Raw.Bits != 26 {
 		t.Fatalf("Wiegand CardRead = %+v", ev)
 	}
 }

@@ -195,3 +195,34 @@ func (g *UUIDGenerator) New(now time.Time) UUID {
 	u[8] = u[8]&0x3F | 0x80
 	return u
 }
+
+// Line formats the event as one human-readable line (for tails and the demo).
+func (e *Event) Line() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s/%s #%d %-17s", e.Time.UTC().Format("15:04:05.000"), e.Airport, e.Gate, e.Seq, e.Type)
+	if e.Reason != "" {
+		fmt.Fprintf(&b, " %s", e.Reason)
+	}
+	if e.Card != "" {
+		fmt.Fprintf(&b, " card=%s", e.Card)
+	}
+	if e.UserID != "" {
+		fmt.Fprintf(&b, " user=%s", e.UserID)
+	}
+	if e.Score != nil {
+		fmt.Fprintf(&b, " score=%.3f", *e.Score)
+	}
+	if e.Attempts > 0 {
+		fmt.Fprintf(&b, " attempts=%d", e.Attempts)
+	}
+	if e.Device != "" {
+		fmt.Fprintf(&b, " device=%s", e.Device)
+	}
+	if e.Mode != "" {
+		fmt.Fprintf(&b, " mode=%s", e.Mode)
+	}
+	if e.Detail != "" {
+		fmt.Fprintf(&b, " (%s)", e.Detail)
+	}
+	return b.String()
+}

@@ -1,0 +1,32 @@
+# ttpgate: the two commands are `make demo` and `make test`. Each does its own set-up.
+GO ?= go
+ARGS ?=
+export CGO_ENABLED = 1
+
+.PHONY: demo test setup build fuzz bench clean
+
+setup:
+	@./scripts/setup.sh
+
+build: setup
+	$(GO) build -o bin/ ./cmd/...
+
+## demo: a whole gate lane on this machine (embedded NATS, simulated devices, scripted travellers)
+demo: build
+	./bin/gated demo $(ARGS)
+
+## test: the full suite, with the race detector
+test: setup
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 14m ./...
+
+## fuzz: run every fuzz target for FUZZTIME each (not part of `make test`; found crashers are kept in testdata/fuzz)
+FUZZTIME ?= 30s
+fuzz: setup
+	./scripts/fuzz.sh $(FUZZTIME)
+
+bench: build
+	$(GO) test -run XXX -bench . -benchmem ./...
+
+clean:
+	rm -rf bin .demo

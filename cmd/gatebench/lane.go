@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"ttpgate/internal/simlane"
+	"ttpgate/sync/registry"
+)
+
+// LaneResult is the result of `gatebench lane`.
+type LaneResult struct {
+	Bench         string  `json:"bench"`
+	Travellers    int     `json:"travellers"`
+	Granted       int     `json:"granted"`
+	DecisionP50MS float64 `json:"decision_p50_ms"`
+	DecisionP99MS float64 `json:"decision_p99_ms"`
+	DecisionMaxMS float64 `json:"decision_max_ms"`
+	Errors        int     `json:"errors"`
+	WallS         float64 `json:"wall_s"`
+	Machine       Machine `json:"machine"`
+}
+
+// lane walks N travellers with their own finger through a simulated lane and reports the
+// software decision time the daemon measured: card read arriving to the fingerprint request
+// acknowledged, plus sample arriving to the exit-door pulse acknowledged (capture excluded).
+func lane(ctx context.Context, args []string) (any, error) {
+	fs := newFlags("lane")
+	n := fs.Int("travellers", 100, "how many travellers")
+	if err := fs.Parse(args); err != nil || *n < 1 {
+		return nil, errUsage
+	}
+	dir, err := os.MkdirTemp("", "gatebench-lane-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	samples, err := simlane.LoadSamples()
+	if err != nil {
+		return nil, err
+	}
+	l, err := simlane.Start(ctx, simlane.Options{Dir: dir, Direction: "departure", DoorPulse: 300 * time.Millisecond})
+	if err != nil {
+		return nil, err
+	}
+	defer l.Close()
+	today := registry.DateOf(time.Now(), l.Config.Location)
+	var recs []*registry.Record
+	for i := 0; i < *n; i++ {
+		recs = append(recs, simlane.NewRecord(fmt.Sprintf("B%06d", i), fmt.Sprintf("%010d", 2000000000+i), today, samples.Enrolled, simlane.RecordOptions{}))
+	}
+	rev, err := l.Put(ctx, recs...)
+	if err != nil {
+		return nil, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := l.WaitRegistry(wctx, rev); err != nil {
+		return nil, err
+	}
+	res := LaneResult{Bench: "lane", Travellers: *n, Machine: machine()}
+	w := &simlane.Walker{Lane: l.Devices}
+	start := time.Now()
+	for i, r := range recs {
+		tctx, cancel := context.WithTimeout(ctx, time.Minute)
+		obs, err := w.Walk(tctx, simlane.Traveller{Name: r.UserID, Card: r.Cards[0].Number, Samples: [][]byte{samples.Genuine}})
+		cancel()
+		switch {
+		case err != nil:
+			res.Errors++
+			fmt.Fprintf(os.Stderr, "traveller %d: %v\n", i, err)
+		case !obs.Granted || obs.ExitPulses != 1:
+			res.Errors++
+			fmt.Fprintf(os.Stderr, "traveller %d: granted=%v exit pulses=%d\n", i, obs.Granted, obs.ExitPulses)
+		default:
+			res.Granted++
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+	res.WallS = time.Since(start).Seconds()
+	lat := l.Daemon.Latencies()
+	res.DecisionP50MS = ms(lat.Quantile(0.5))
+	res.DecisionP99MS = ms(lat.Quantile(0.99))
+	res.DecisionMaxMS = ms(lat.Quantile(1))
+	if lat.Count() != res.Granted {
+		fmt.Fprintf(os.Stderr, "note: %d latencies recorded for %d granted passages\n", lat.Count(), res.Granted)
+	}
+	return res, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

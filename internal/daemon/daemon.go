@@ -1,0 +1,405 @@
+// Package daemon wires one gate lane together: the lane state machine (gate), the OSDP buses
+// (devices), the matcher (match), the local store, registry sync and event outbox (sync). It is
+// what `gated` runs, and what `gated demo` and `gatebench lane` run in-process.
+package daemon
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"ttpgate/gate"
+	"ttpgate/internal/config"
+	"ttpgate/match"
+	"ttpgate/sync/events"
+	"ttpgate/sync/outbox"
+	"ttpgate/sync/registry"
+	"ttpgate/sync/store"
+)
+
+// Options configure a Daemon.
+type Options struct {
+	Config *config.Config
+	Logger *slog.Logger
+	// OnEvent, if set, is called on the lane goroutine after each event is committed to the
+	// outbox (the local event tail). It must not block.
+	OnEvent func(events.Event)
+	// OfflineAfter overrides OSDP's 8 s offline timeout (tests use shorter ones).
+	OfflineAfter time.Duration
+}
+
+// Daemon is one running lane.
+type Daemon struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	onEvent func(events.Event)
+	st      *store.Store
+	lane    *gate.Lane
+	inputs  chan gate.Input
+	devices map[string]*device
+	buses   []*bus
+	ids     events.UUIDGenerator
+	seq     uint64
+	pub     *outbox.Publisher
+	latency *LatencyRecorder
+	offline time.Duration
+
+	mu     sync.Mutex
+	status gate.Status
+	hqLink bool
+
+	timing passageTiming
+}
+
+// passageTiming follows the software time of the passage in progress (guarded by its own lock:
+// device workers write it).
+type passageTiming struct {
+	mu        sync.Mutex
+	cardAt    time.Time
+	requested time.Duration // card arrival to the fingerprint request acknowledged
+}
+
+// Device names, used in events, logs and status.
+const (
+	CardReader = "card-reader"
+	BioReader  = "bio-reader"
+	DoorBoard  = "door-board"
+)
+
+// laneState is what the store keeps of the lane across restarts.
+type laneState struct {
+	Mode       gate.Mode `json:"mode"`
+	ModeReason string    `json:"mode_reason,omitempty"`
+}
+
+// New opens the store and prepares the lane; Run starts it.
+func New(opt Options) (*Daemon, error) {
+	cfg := opt.Config
+	log := opt.Logger
+	if log == nil {
+		log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	key, err := readKey(cfg.TemplateKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data_dir %s: %w", cfg.DataDir, err)
+	}
+	st, err := store.Open(filepath.Join(cfg.DataDir, "gate.db"), key)
+	if err != nil {
+		return nil, err
+	}
+	seq, err := st.LastEventSeq(context.Background())
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	d := &Daemon{cfg: cfg, log: log, onEvent: opt.OnEvent, st: st, seq: seq,
+		inputs: make(chan gate.Input, 256), devices: map[string]*device{},
+		latency: NewLatencyRecorder(), offline: opt.OfflineAfter}
+	m := match.Matcher{Threshold: match.DefaultThreshold}
+	if cfg.Match.Threshold > 0 {
+		m.Threshold = cfg.Match.Threshold
+	}
+	d.lane = gate.NewLane(gate.Config{
+		Direction:      gate.Direction(cfg.Direction),
+		Location:       cfg.Location,
+		MaxAttempts:    cfg.Lane.MaxAttempts,
+		FingerTimeout:  cfg.Lane.FingerTimeout.Std(),
+		DoorPulse:      cfg.Lane.DoorPulse.Std(),
+		RefusalScreen:  cfg.Lane.RefusalScreen.Std(),
+		RegistryMaxAge: cfg.Lane.RegistryMaxAge.Std(),
+	}, storeRegistry{st}, templateVerifier{m})
+	d.buses = d.planBuses()
+	return d, nil
+}
+
+// readKey reads the template key file: 64 hex digits (32 bytes).
+func readKey(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("template_key_file: %w", err)
+	}
+	key, err := hex.DecodeString(strings.TrimSpace(string(data)))
+	if err != nil || len(key) != 32 {
+		return nil, fmt.Errorf("template_key_file %s: expected 64 hex digits (a 32-byte AES-256 key)", path)
+	}
+	return key, nil
+}
+
+// Latencies returns the recorder of decision latencies.
+func (d *Daemon) Latencies() *LatencyRecorder { return d.latency }
+
+// Status returns a snapshot of the lane for operators.
+func (d *Daemon) Status() gate.Status {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.status
+}
+
+// Input feeds an input to the lane from outside the devices (the admin API, tests).
+func (d *Daemon) Input(in gate.Input) { d.inputs <- in }
+
+// Run runs the lane until ctx ends, then closes the doors' outputs, flushes and closes the store.
+func (d *Daemon) Run(ctx context.Context) error {
+	defer d.st.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	start := func(f func()) {
+		wg.Add(1)
+		go func() { defer wg.Done(); f() }()
+	}
+
+	// Every device is offline until its PD answers.
+	now := time.Now()
+	for name := range d.devices {
+		d.lane.Handle(now, gate.DeviceStatusChanged{At: now, Device: name, Online: false, Detail: "not yet seen"})
+	}
+	if raw, err := d.st.LaneState(ctx); err == nil && len(raw) > 0 {
+		var ls laneState
+		if json.Unmarshal(raw, &ls) == nil && ls.Mode != "" && ls.Mode != gate.InService {
+			d.step(ctx, gate.ModeRequested{At: now, Mode: ls.Mode, Reason: "restored at start: " + ls.ModeReason})
+		}
+	}
+	for _, b := range d.buses {
+		b := b
+		start(func() { b.run(ctx, d) })
+	}
+	for _, dev := range d.devices {
+		dev := dev
+		start(func() { dev.work(ctx, d) })
+	}
+
+	nc, err := nats.Connect(d.cfg.NATS.URL, d.natsOptions()...)
+	if err != nil {
+		return fmt.Errorf("nats %s: %w", d.cfg.NATS.URL, err)
+	}
+	defer nc.Close()
+	// Publish futures the server never answers are released after 10 s (the outbox resends).
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(10*time.Second))
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	d.pub = outbox.NewPublisher(d.st, js, outbox.Options{Logger: d.log.With("part", "outbox")})
+	start(func() { _ = d.pub.Run(ctx) })
+	start(func() { d.syncRegistry(ctx, js) })
+
+	d.loop(ctx)
+	cancel()
+	wg.Wait()
+	return nil
+}
+
+func (d *Daemon) natsOptions() []nats.Option {
+	opts := []nats.Option{
+		nats.Name("gated " + d.cfg.Airport + "/" + d.cfg.Gate),
+		nats.MaxReconnects(-1),
+		nats.RetryOnFailedConnect(true),
+		nats.ReconnectWait(500 * time.Millisecond),
+		nats.ConnectHandler(func(*nats.Conn) { d.setLink(true) }),
+		nats.ReconnectHandler(func(*nats.Conn) { d.setLink(true) }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { d.setLink(false) }),
+	}
+	if d.cfg.NATS.Credentials != "" {
+		opts = append(opts, nats.UserCredentials(d.cfg.NATS.Credentials))
+	}
+	return opts
+}
+
+func (d *Daemon) setLink(up bool) {
+	d.mu.Lock()
+	d.hqLink = up
+	d.mu.Unlock()
+	d.log.Info("hq link", "up", up)
+}
+
+// syncRegistry finds the registry bucket and keeps the store in step with it.
+func (d *Daemon) syncRegistry(ctx context.Context, js jetstream.JetStream) {
+	backoff := 250 * time.Millisecond
+	for ctx.Err() == nil {
+		kv, err := js.KeyValue(ctx, registry.Bucket)
+		if err == nil {
+			w := registry.NewWatcher(kv, d.st, registry.WatcherOptions{Logger: d.log.With("part", "registry")})
+			err = w.Run(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+		}
+		d.log.Warn("registry sync interrupted", "err", err, "retry_in", backoff.String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+// loop is the lane goroutine: the only one that feeds the lane and writes decisions.
+func (d *Daemon) loop(ctx context.Context) {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	fresh := time.NewTicker(time.Second)
+	defer fresh.Stop()
+	d.checkFreshness(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			d.shutdown()
+			return
+		case in := <-d.inputs:
+			d.step(ctx, in)
+		case now := <-tick.C:
+			d.step(ctx, gate.Tick{At: now})
+		case <-fresh.C:
+			d.checkFreshness(ctx)
+		}
+	}
+}
+
+func (d *Daemon) checkFreshness(ctx context.Context) {
+	_, hq, err := d.st.RegistryCursor(ctx)
+	if err != nil {
+		d.log.Error("reading the registry cursor", "err", err)
+		return
+	}
+	if !hq.IsZero() {
+		d.step(ctx, gate.RegistryFreshness{At: time.Now(), HQTime: hq})
+	}
+}
+
+// shutdown: the doors close by themselves (pulses are timed); drop the officer call.
+func (d *Daemon) shutdown() {
+	if dev := d.devices[DoorBoard]; dev != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = dev.callOfficer(ctx, false)
+	}
+}
+
+// step feeds one input to the lane, commits the events it returns with the lane's state in one
+// transaction, then hands the device commands to the device workers.
+func (d *Daemon) step(ctx context.Context, in gate.Input) {
+	now := time.Now()
+	if c, ok := in.(gate.CardPresented); ok {
+		d.timing.mu.Lock()
+		d.timing.cardAt = c.At
+		d.timing.requested = 0
+		d.timing.mu.Unlock()
+	}
+	outs := d.lane.Handle(now, in)
+	var rows []store.OutboxEvent
+	var wire []events.Event
+	for _, o := range outs {
+		rec, ok := o.(gate.Record)
+		if !ok {
+			continue
+		}
+		ev := d.toWire(rec.Event)
+		payload, err := ev.Marshal()
+		if err != nil {
+			d.log.Error("event does not validate; not recorded", "type", ev.Type, "err", err)
+			continue
+		}
+		rows = append(rows, store.OutboxEvent{Seq: ev.Seq, ID: ev.ID, Subject: ev.Subject(), Payload: payload})
+		wire = append(wire, ev)
+	}
+	if len(rows) > 0 {
+		st := d.lane.Status()
+		state, _ := json.Marshal(laneState{Mode: st.Mode, ModeReason: st.ModeReason})
+		if err := d.st.Commit(ctx, state, rows, nil); err != nil {
+			// Nothing is carried out for a decision that was not recorded. Roll the sequence back
+			// and close the lane.
+			d.seq -= uint64(len(rows))
+			d.log.Error("committing the lane's decision failed: no device command carried out", "err", err)
+			d.failClosed(now, err)
+			return
+		}
+		if d.pub != nil {
+			d.pub.Notify()
+		}
+		for _, ev := range wire {
+			d.logEvent(ev)
+			if d.onEvent != nil {
+				d.onEvent(ev)
+			}
+		}
+	}
+	d.mu.Lock()
+	d.status = d.lane.Status()
+	d.mu.Unlock()
+	for _, o := range outs {
+		d.carryOut(o, in)
+	}
+}
+
+// failClosed takes the lane out of service after a store failure.
+func (d *Daemon) failClosed(now time.Time, cause error) {
+	d.lane.Handle(now, gate.ModeRequested{At: now, Mode: gate.OutOfService, Reason: "store write failed: " + cause.Error()})
+	for _, name := range []string{CardReader, BioReader} {
+		if dev := d.devices[name]; dev != nil {
+			dev.enqueue(d, func(ctx context.Context) error { return dev.show(ctx, gate.Show{Screen: gate.ScreenClosed}) })
+		}
+	}
+}
+
+func (d *Daemon) logEvent(ev events.Event) {
+	attrs := []any{"seq", ev.Seq, "type", ev.Type}
+	if ev.Reason != "" {
+		attrs = append(attrs, "reason", ev.Reason)
+	}
+	if ev.UserID != "" {
+		attrs = append(attrs, "user", ev.UserID)
+	}
+	if ev.Device != "" {
+		attrs = append(attrs, "device", ev.Device)
+	}
+	if ev.Detail != "" {
+		attrs = append(attrs, "detail", ev.Detail)
+	}
+	d.log.Info("event", attrs...)
+}
+
+// toWire gives a lane event its id, sequence number and the gate's identity.
+func (d *Daemon) toWire(e gate.Event) events.Event {
+	d.seq++
+	ev := events.Event{Schema: events.SchemaVersion, ID: d.ids.New(e.Time).String(), Seq: d.seq,
+		Gate: d.cfg.Gate, Airport: d.cfg.Airport, Direction: d.cfg.Direction, Type: string(e.Type),
+		Time: e.Time.UTC(), Card: e.Card, UserID: e.UserID, Reason: string(e.Reason), Attempts: e.Attempts,
+		Device: e.Device, Mode: string(e.Mode), Detail: e.Detail}
+	if e.Type == gate.PassageGranted || (e.Type == gate.Refused && (e.Reason == gate.BioMismatch || e.Reason == gate.BioNoCapture)) {
+		s := e.Score
+		ev.Score = &s
+	}
+	if e.Type == gate.PassageGranted || e.Type == gate.Refused {
+		ev.Timings = &events.Timings{LookupMS: ms(e.Timings.LookupAndPolicy), MatchMS: ms(e.Timings.Match)}
+	}
+	return ev
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// errNoDevice is returned for a command to a device that is not configured.
+var errNoDevice = errors.New("device not configured")
+
+// RegistryRevision returns the registry revision the gate's store has applied.
+func (d *Daemon) RegistryRevision(ctx context.Context) (uint64, error) {
+	rev, _, err := d.st.RegistryCursor(ctx)
+	return rev, err
+}
+
+// LastEventSeq returns the sequence number of the last event the gate recorded.
+func (d *Daemon) LastEventSeq(ctx context.Context) (uint64, error) { return d.st.LastEventSeq(ctx) }

@@ -1,0 +1,331 @@
+// Package simlane runs a whole gate lane on this machine: a development HQ (embedded NATS), the
+// lane daemon, and simulated OSDP devices on pseudo-terminals that the daemon opens as serial
+// ports, exactly as it opens real ones. Scripted travellers walk through it. `gated demo`,
+// `gatebench lane` and the integration tests use it.
+package simlane
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/creack/pty"
+
+	"ttpgate/devices/osdp"
+	"ttpgate/devices/simulator"
+	"ttpgate/internal/config"
+	"ttpgate/internal/daemon"
+	"ttpgate/internal/devhq"
+	"ttpgate/sync/events"
+	"ttpgate/sync/registry"
+)
+
+// Options configure a simulated lane.
+type Options struct {
+	Dir            string // working folder: HQ data, gate store, config (required)
+	Direction      string // entry (default) or departure
+	Logger         *slog.Logger
+	OnEvent        func(events.Event) // the daemon's local event tail
+	DoorPulse      time.Duration      // default 1s
+	RefusalScreen  time.Duration      // default 300ms
+	FingerTimeout  time.Duration      // default 10s
+	HQClock        time.Duration      // default 500ms
+	PollInterval   time.Duration      // default 20ms
+	OfflineAfter   time.Duration      // default OSDP's 8s
+	RegistryMaxAge time.Duration      // default 30s
+}
+
+// Devices are the simulated devices of one lane.
+type Devices struct {
+	Card *simulator.CardReader
+	Bio  *simulator.BioReader
+	Door *simulator.DoorBoard
+}
+
+// NewDevices returns a card reader, a fingerprint reader and a door board at OSDP addresses 1, 2
+// and 3.
+func NewDevices() Devices {
+	return Devices{Card: simulator.NewCardReader(1), Bio: simulator.NewBioReader(2), Door: simulator.NewDoorBoard(3)}
+}
+
+// Lane is a running simulated lane.
+type Lane struct {
+	Devices
+	HQ         *devhq.HQ
+	Daemon     *daemon.Daemon
+	ConfigPath string
+	Config     *config.Config
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	ptys   []*os.File
+	errMu  sync.Mutex
+	runErr error
+}
+
+// Start starts HQ, the simulated devices on two pseudo-terminal buses (the readers on one, the
+// door board on the other) and the daemon.
+func Start(ctx context.Context, opt Options) (*Lane, error) {
+	if opt.Dir == "" {
+		return nil, errors.New("simlane: Options.Dir is required")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&opt.DoorPulse, time.Second)
+	def(&opt.RefusalScreen, 300*time.Millisecond)
+	def(&opt.FingerTimeout, 10*time.Second)
+	def(&opt.HQClock, 500*time.Millisecond)
+	def(&opt.PollInterval, 20*time.Millisecond)
+	def(&opt.RegistryMaxAge, 30*time.Second)
+	if opt.Direction == "" {
+		opt.Direction = "entry"
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	l := &Lane{Devices: NewDevices()}
+	ok := false
+	defer func() {
+		if !ok {
+			l.Close()
+		}
+	}()
+	hq, err := devhq.Start(ctx, devhq.Options{Dir: filepath.Join(opt.Dir, "hq"), Port: -1, ClockEvery: opt.HQClock, Logger: opt.Logger})
+	if err != nil {
+		return nil, err
+	}
+	l.HQ = hq
+	runCtx, cancel := context.WithCancel(context.Background())
+	l.cancel = cancel
+	readers, err := ServePTY(runCtx, &l.wg, &l.ptys, l.Card, l.Bio)
+	if err != nil {
+		return nil, err
+	}
+	doors, err := ServePTY(runCtx, &l.wg, &l.ptys, l.Door)
+	if err != nil {
+		return nil, err
+	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	keyPath := filepath.Join(opt.Dir, "template.key")
+	if err := os.WriteFile(keyPath, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	yaml := fmt.Sprintf(`# written by simlane: a simulated lane on pseudo-terminals
+gate: SIM01
+airport: HND
+timezone: Asia/Tokyo
+direction: %s
+data_dir: gate-data
+template_key_file: template.key
+nats:
+  url: %s
+devices:
+  card_reader: {port: %s, baud: 115200, address: 1, poll_interval: %s}
+  bio_reader: {port: %s, baud: 115200, address: 2, poll_interval: %s}
+  door_board: {port: %s, baud: 115200, address: 3, poll_interval: %s}
+lane:
+  max_attempts: 3
+  finger_timeout: %s
+  door_pulse: %s
+  refusal_screen: %s
+  registry_max_age: %s
+`, opt.Direction, strings.Replace(hq.URL, "127.0.0.1", "127.0.0.1", 1), readers, opt.PollInterval, readers, opt.PollInterval,
+		doors, opt.PollInterval, opt.FingerTimeout, opt.DoorPulse, opt.RefusalScreen, opt.RegistryMaxAge)
+	l.ConfigPath = filepath.Join(opt.Dir, "gate.yaml")
+	if err := os.WriteFile(l.ConfigPath, []byte(yaml), 0o600); err != nil {
+		return nil, err
+	}
+	if l.Config, err = config.Load(l.ConfigPath); err != nil {
+		return nil, err
+	}
+	if l.Daemon, err = daemon.New(daemon.Options{Config: l.Config, Logger: opt.Logger, OnEvent: opt.OnEvent,
+		OfflineAfter: opt.OfflineAfter}); err != nil {
+		return nil, err
+	}
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		if err := l.Daemon.Run(runCtx); err != nil {
+			l.errMu.Lock()
+			l.runErr = err
+			l.errMu.Unlock()
+		}
+	}()
+	ok = true
+	return l, nil
+}
+
+// ServePTY opens a pseudo-terminal, serves the PDs on its master side until ctx ends and returns
+// the path of its terminal side, which the daemon opens as a serial port. The files opened are
+// appended to files (the caller closes them); the serving goroutine is counted in wg.
+func ServePTY(ctx context.Context, wg *sync.WaitGroup, files *[]*os.File, pds ...simulator.PeripheralDevice) (string, error) {
+	master, tty, err := pty.Open()
+	if err != nil {
+		return "", fmt.Errorf("simlane: opening a pseudo-terminal: %w", err)
+	}
+	// Keep the terminal side open here too, so the master never sees a hang-up while the
+	// daemon reopens the port.
+	*files = append(*files, master, tty)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = simulator.ServeBus(ctx, master, pds...)
+	}()
+	return tty.Name(), nil
+}
+
+// Err returns the daemon's error if it stopped by itself.
+func (l *Lane) Err() error {
+	l.errMu.Lock()
+	defer l.errMu.Unlock()
+	return l.runErr
+}
+
+// Close stops the daemon, the simulators and HQ.
+func (l *Lane) Close() {
+	if l.cancel != nil {
+		l.cancel()
+	}
+	for _, f := range l.ptys {
+		f.Close()
+	}
+	l.wg.Wait()
+	if l.HQ != nil {
+		l.HQ.Close()
+	}
+}
+
+// Put puts registry records at HQ and returns the revision of the last one.
+func (l *Lane) Put(ctx context.Context, recs ...*registry.Record) (uint64, error) {
+	var rev uint64
+	for _, r := range recs {
+		var err error
+		if rev, err = registry.Put(ctx, l.HQ.KV, r); err != nil {
+			return 0, fmt.Errorf("put %s: %w", r.UserID, err)
+		}
+	}
+	return rev, nil
+}
+
+// WaitRegistry waits until the gate has applied the registry up to revision rev.
+func (l *Lane) WaitRegistry(ctx context.Context, rev uint64) error {
+	for {
+		got, err := l.Daemon.RegistryRevision(ctx)
+		if err != nil {
+			return err
+		}
+		if got >= rev {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("gate registry at revision %d, waiting for %d: %w", got, rev, ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// Traveller is one scripted traveller.
+type Traveller struct {
+	Name string
+	Card string
+	// Samples are what the traveller puts on the fingerprint reader at each attempt; a nil entry
+	// is a capture that fails. When they run out, further captures fail.
+	Samples [][]byte
+	// People is how many people cross the exit beam when the door opens (default 1; 2 is a
+	// tailgater).
+	People int
+}
+
+// Observed is what the simulated devices saw of a traveller's passage.
+type Observed struct {
+	Granted    bool // the exit door was pulsed
+	Refused    bool // the reader said to see the officer
+	Attempts   int  // fingerprint captures the lane asked for
+	ExitPulses int  // exit door pulses during the passage
+	// SampleAt is when the last sample was handed to the reader (for latency bookkeeping).
+	SampleAt time.Time
+}
+
+// Walker walks travellers through a lane one after the other, acting on its simulated devices.
+type Walker struct {
+	Lane Devices
+	mark int // card reader log position after which the next "PRESENT CARD" counts
+}
+
+const readyText = "PRESENT CARD"
+
+// WaitReady waits until the lane shows "present card" after the last traveller.
+func (w *Walker) WaitReady(ctx context.Context) error {
+	_, err := w.Lane.Card.WaitCommand(ctx, w.mark, osdp.CmdTEXT, func(r simulator.Received) bool { return r.Text == readyText })
+	return err
+}
+
+// Walk waits for the lane to be ready, then walks one traveller through it.
+func (w *Walker) Walk(ctx context.Context, t Traveller) (Observed, error) {
+	var obs Observed
+	if err := w.WaitReady(ctx); err != nil {
+		return obs, fmt.Errorf("%s: lane never ready: %w", t.Name, err)
+	}
+	l := w.Lane
+	pulses := l.Door.PulseCount(simulator.OutputExitDoor)
+	w.mark = l.Card.Mark()
+	if err := l.Card.Present(t.Card); err != nil {
+		return obs, err
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if n := l.Door.PulseCount(simulator.OutputExitDoor); n > pulses {
+			obs.Granted = true
+			break
+		}
+		if strings.HasPrefix(l.Card.LastText(), "SEE OFFICER") {
+			obs.Refused = true
+			break
+		}
+		if l.Bio.CapturePending() {
+			i := obs.Attempts
+			obs.Attempts++
+			obs.SampleAt = time.Now()
+			if i < len(t.Samples) && t.Samples[i] != nil {
+				if err := l.Bio.PlaceFinger(t.Samples[i], 80); err != nil {
+					return obs, err
+				}
+			} else {
+				l.Bio.FailCapture()
+			}
+			// Wait until the reader has handed the sample over before looking again.
+			for l.Bio.CapturePending() && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return obs, fmt.Errorf("%s: no decision from the lane (last text %q)", t.Name, l.Card.LastText())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if obs.Granted {
+		people := max(t.People, 1)
+		time.Sleep(50 * time.Millisecond)
+		for i := 0; i < people; i++ {
+			if err := l.Door.BreakBeam(simulator.InputExitBeam); err != nil {
+				return obs, err
+			}
+			time.Sleep(120 * time.Millisecond)
+		}
+	}
+	obs.ExitPulses = l.Door.PulseCount(simulator.OutputExitDoor) - pulses
+	return obs, nil
+}

@@ -1,0 +1,115 @@
+package simlane
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"ttpgate/devices/osdp"
+	"ttpgate/devices/simulator"
+	"ttpgate/sync/events"
+	"ttpgate/sync/registry"
+)
+
+type localTail struct {
+	mu  sync.Mutex
+	evs []events.Event
+}
+
+func (l *localTail) add(e events.Event) { l.mu.Lock(); l.evs = append(l.evs, e); l.mu.Unlock() }
+
+func (l *localTail) mark() int { l.mu.Lock(); defer l.mu.Unlock(); return len(l.evs) }
+
+// waitFor waits for an event recorded at position from or later.
+func (l *localTail) waitFor(t *testing.T, from int, typ, reason, device string) events.Event {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		l.mu.Lock()
+		for _, e := range l.evs[from:] {
+			if e.Type == typ && e.Reason == reason && (device == "" || e.Device == device) {
+				l.mu.Unlock()
+				return e
+			}
+		}
+		l.mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("no %s %s %s event within 20s", typ, reason, device)
+	return events.Event{}
+}
+
+// A device that stops answering closes the lane (a card is refused LANE_CLOSED, the door never
+// opens); when it answers again the lane reopens by itself, with no restart.
+func TestDeviceLossClosesLaneAndRecovers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	tail := &localTail{}
+	l, err := Start(ctx, Options{Dir: t.TempDir(), OnEvent: tail.add, OfflineAfter: 600 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	s, err := LoadSamples()
+	if err != nil {
+		t.Fatal(err)
+	}
+	today := registry.DateOf(time.Now(), l.Config.Location)
+	rev, err := l.Put(ctx, NewRecord("U1", "1000000001", today, s.Enrolled, RecordOptions{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.WaitRegistry(ctx, rev); err != nil {
+		t.Fatal(err)
+	}
+	w := &Walker{Lane: l.Devices}
+	if err := w.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l.Bio.PowerOff()
+	tail.waitFor(t, 0, "device_offline", "", "bio-reader")
+	mark := l.Card.Mark()
+	if _, err := l.Card.WaitCommand(ctx, mark-1, osdp.CmdTEXT, func(r simulator.Received) bool { return r.Text == "LANE CLOSED" }); err != nil {
+		t.Fatal(err)
+	}
+	pulses := l.Door.PulseCount(simulator.OutputExitDoor)
+	from := tail.mark()
+	if err := l.Card.Present("1000000001"); err != nil {
+		t.Fatal(err)
+	}
+	tail.waitFor(t, from, "refused", "LANE_CLOSED", "")
+	if got := l.Door.PulseCount(simulator.OutputExitDoor); got != pulses {
+		t.Fatalf("the exit door opened on a closed lane (%d pulses)", got-pulses)
+	}
+	from = tail.mark()
+	l.Bio.PowerOn()
+	tail.waitFor(t, from, "device_online", "", "bio-reader")
+	obs, err := w.Walk(ctx, Traveller{Name: "after recovery", Card: "1000000001", Samples: [][]byte{s.Genuine}})
+	if err != nil || !obs.Granted {
+		t.Fatalf("after the reader came back the lane must work: %+v %v", obs, err)
+	}
+}
+
+// A stale registry closes the lane: with no registry clock from HQ for longer than
+// registry_max_age, the lane refuses with REGISTRY_STALE and raises the alarm.
+func TestStaleRegistryClosesLane(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	tail := &localTail{}
+	// HQ puts its clock once, at start; the lane allows 10 s.
+	l, err := Start(ctx, Options{Dir: t.TempDir(), OnEvent: tail.add, HQClock: time.Hour, RegistryMaxAge: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	tail.waitFor(t, 0, "alarm", "REGISTRY_STALE", "")
+	if err := l.Card.Present("1000000001"); err != nil {
+		t.Fatal(err)
+	}
+	tail.waitFor(t, 0, "refused", "REGISTRY_STALE", "")
+	if _, err := registry.PutClock(ctx, l.HQ.KV, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	tail.waitFor(t, 0, "alarm_cleared", "REGISTRY_STALE", "")
+}
