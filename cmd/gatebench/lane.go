@@ -10,6 +10,10 @@ import (
 	"ttpgate/sync/registry"
 )
 
+func init() {
+	register("lane", "[-travellers N]   decision latency of a simulated lane (devices on pseudo-terminals)", lane)
+}
+
 // LaneResult is the result of `gatebench lane`.
 type LaneResult struct {
 	Bench         string  `json:"bench"`

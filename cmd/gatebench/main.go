@@ -1,7 +1,6 @@
 // Command gatebench runs ttpgate's system benchmarks. Each subcommand prints its result as one
 // JSON object on its last line; docs/BENCHMARKS.md records them with the machine they ran on.
-//
-//	gatebench lane [-travellers N]   simulated travellers through a lane on pseudo-terminals
+// `gatebench help` lists the subcommands; each file registers its own in an init function.
 package main
 
 import (
@@ -14,14 +13,38 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"sort"
 	"strings"
 	"syscall"
 	_ "time/tzdata"
 )
 
-const usage = `usage:
-  gatebench lane [-travellers N]   decision latency of a simulated lane (devices on pseudo-terminals)
-`
+// bench is one subcommand: it returns the result object printed as the last line.
+type bench struct {
+	usage string
+	run   func(ctx context.Context, args []string) (any, error)
+}
+
+var benches = map[string]bench{}
+
+// register adds a subcommand.
+func register(name, usage string, run func(ctx context.Context, args []string) (any, error)) {
+	benches[name] = bench{usage: usage, run: run}
+}
+
+func usageText() string {
+	var names []string
+	for n := range benches {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	b.WriteString("usage:\n")
+	for _, n := range names {
+		fmt.Fprintf(&b, "  gatebench %s %s\n", n, benches[n].usage)
+	}
+	return b.String()
+}
 
 var errUsage = errors.New("bad usage")
 
@@ -29,19 +52,16 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if len(os.Args) < 2 {
-		fmt.Fprint(os.Stderr, usage)
+		fmt.Fprint(os.Stderr, usageText())
 		os.Exit(2)
 	}
 	var result any
-	var err error
-	switch os.Args[1] {
-	case "lane":
-		result, err = lane(ctx, os.Args[2:])
-	default:
-		err = errUsage
+	err := errUsage
+	if b, ok := benches[os.Args[1]]; ok {
+		result, err = b.run(ctx, os.Args[2:])
 	}
 	if errors.Is(err, errUsage) {
-		fmt.Fprint(os.Stderr, usage)
+		fmt.Fprint(os.Stderr, usageText())
 		os.Exit(2)
 	}
 	if err != nil {

@@ -14,6 +14,10 @@ import (
 	"ttpgate/sync/outbox"
 )
 
+func init() {
+	register("events tail", "[-nats URL] [-airport A] [-gate G] [-type T] [-reason R] [-json] [-all]   print events as they reach HQ", eventsTail)
+}
+
 // eventsTail prints the events arriving at HQ as they come, filtered by subject tokens.
 func eventsTail(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("hqctl events tail", flag.ContinueOnError)

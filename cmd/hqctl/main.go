@@ -1,10 +1,5 @@
 // Command hqctl is the HQ side of ttpgate: a development HQ server, the registry tools and the
-// event tail.
-//
-//	hqctl serve [-dir DIR] [-listen HOST:PORT] [-clock 2s]
-//	hqctl registry import [-nats URL] FILE.ndjson
-//	hqctl registry revoke [-nats URL] CARD
-//	hqctl events tail [-nats URL] [-airport A] [-gate G] [-type T] [-reason R] [-json]
+// event tools. `hqctl help` lists the subcommands.
 package main
 
 import (
@@ -14,15 +9,35 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sort"
+	"strings"
 	"syscall"
 )
 
-const usage = `usage:
-  hqctl serve [-dir DIR] [-listen HOST:PORT] [-clock 2s]     a development HQ (embedded NATS + JetStream)
-  hqctl registry import [-nats URL] FILE                     put NDJSON registry records (schema: docs/registry.md)
-  hqctl registry revoke [-nats URL] CARD                     cancel the registration of the card's user
-  hqctl events tail [-nats URL] [-airport A] [-gate G] [-type T] [-reason R] [-json]
-`
+// command is one hqctl subcommand. Each file registers its own in an init function, so the
+// registry, events and fleet tools grow without touching this file.
+type command struct {
+	name  string // e.g. "registry import"
+	usage string // one line: arguments and what it does
+	run   func(ctx context.Context, args []string) error
+}
+
+var commands []command
+
+// register adds a subcommand.
+func register(name, usage string, run func(ctx context.Context, args []string) error) {
+	commands = append(commands, command{name: name, usage: usage, run: run})
+}
+
+func usageText() string {
+	sort.Slice(commands, func(i, j int) bool { return commands[i].name < commands[j].name })
+	var b strings.Builder
+	b.WriteString("usage:\n")
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  hqctl %s %s\n", c.name, c.usage)
+	}
+	return b.String()
+}
 
 // errUsage makes main exit 2 after printing the usage.
 var errUsage = errors.New("bad usage")
@@ -33,7 +48,7 @@ func main() {
 	err := run(ctx, os.Args[1:])
 	switch {
 	case errors.Is(err, errUsage):
-		fmt.Fprint(os.Stderr, usage)
+		fmt.Fprint(os.Stderr, usageText())
 		os.Exit(2)
 	case err != nil:
 		fmt.Fprintln(os.Stderr, "hqctl:", err)
@@ -45,28 +60,23 @@ func run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		return errUsage
 	}
-	switch args[0] {
-	case "serve":
-		return serve(ctx, args[1:])
-	case "registry":
-		if len(args) < 2 {
-			return errUsage
-		}
-		switch args[1] {
-		case "import":
-			return registryImport(ctx, args[2:])
-		case "revoke":
-			return registryRevoke(ctx, args[2:])
-		}
-	case "events":
-		if len(args) >= 2 && args[1] == "tail" {
-			return eventsTail(ctx, args[2:])
-		}
-	case "-h", "-help", "--help", "help":
-		fmt.Print(usage)
+	if args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+		fmt.Print(usageText())
 		return nil
 	}
-	return errUsage
+	// The longest registered name that prefixes the arguments wins ("registry import" over "registry").
+	best := -1
+	for i, c := range commands {
+		words := strings.Fields(c.name)
+		if len(words) <= len(args) && strings.Join(args[:len(words)], " ") == c.name &&
+			(best < 0 || len(words) > len(strings.Fields(commands[best].name))) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return errUsage
+	}
+	return commands[best].run(ctx, args[len(strings.Fields(commands[best].name)):])
 }
 
 func natsFlag(fs *flag.FlagSet) *string {

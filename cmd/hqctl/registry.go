@@ -16,6 +16,11 @@ import (
 	"ttpgate/sync/registry"
 )
 
+func init() {
+	register("registry import", "[-nats URL] FILE.ndjson   put registry records (schema: docs/registry.md)", registryImport)
+	register("registry revoke", "[-nats URL] CARD   cancel the registration of the card's holder", registryRevoke)
+}
+
 func connectKV(ctx context.Context, url string) (*nats.Conn, jetstream.KeyValue, error) {
 	nc, err := nats.Connect(url, nats.Name("hqctl"))
 	if err != nil {

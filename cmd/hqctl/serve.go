@@ -13,6 +13,10 @@ import (
 	"ttpgate/internal/devhq"
 )
 
+func init() {
+	register("serve", "[-dir DIR] [-listen HOST:PORT] [-clock 2s]   a development HQ (embedded NATS + JetStream)", serve)
+}
+
 func serve(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("hqctl serve", flag.ContinueOnError)
 	dir := fs.String("dir", "hq-data", "JetStream storage folder")
