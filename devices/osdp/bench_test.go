@@ -1,6 +1,9 @@
 package osdp
 
-import "testing"
+import (
+	"bytes"
+	"testing"
+)
 
 func benchFrame() Frame {
 	tmpl := make([]byte, 400) // a typical minutiae template
@@ -56,6 +59,60 @@ func BenchmarkSplitter(b *testing.B) {
 	for b.Loop() {
 		s.Feed(raw)
 		if _, err := s.Next(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func benchChannel(b *testing.B) *Channel {
+	ch, err := NewChannel(bytes.Repeat([]byte{0x42}, 16), [8]byte{1, 2, 3, 4, 5, 6, 7, 8})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ch
+}
+
+// BenchmarkSealPOLL: the MAC of a data-less command (SCS_15).
+func BenchmarkSealPOLL(b *testing.B) {
+	ch := benchChannel(b)
+	f := Frame{Addr: 1, Seq: 1, Code: CmdPOLL}
+	var iv [16]byte
+	buf := make([]byte, 0, 64)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf, _, _ = ch.AppendSeal(buf[:0], f, iv)
+	}
+}
+
+// BenchmarkSealBIOREADR: MAC and encryption of a 400-byte template reply.
+func BenchmarkSealBIOREADR(b *testing.B) {
+	ch := benchChannel(b)
+	f := benchFrame()
+	var iv [16]byte
+	buf := make([]byte, 0, MaxFrameLen)
+	b.SetBytes(int64(len(f.Data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		buf, _, _ = ch.AppendSeal(buf[:0], f, iv)
+	}
+}
+
+// BenchmarkOpenBIOREADR: decode, MAC check and decryption of the same reply.
+func BenchmarkOpenBIOREADR(b *testing.B) {
+	ch := benchChannel(b)
+	var iv [16]byte
+	raw, _, err := ch.Seal(benchFrame(), iv)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(benchFrame().Data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		f, _, err := Decode(raw)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := ch.Open(f, iv); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -2,6 +2,7 @@ package osdp
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +26,17 @@ type PDConfig struct {
 	Addr byte
 	// Name is a human name for logs and errors ("entry card reader").
 	Name string
+	// SCBK is the PD's Secure Channel Base Key (16 bytes). When it is set,
+	// the control panel talks to the PD only over Secure Channel: a PD that
+	// will not establish it stays offline, with the reason in PDOffline.
+	// nil: no key (see InstallMode and Options.RequireSecure).
+	SCBK []byte
+	// InstallMode allows the default key SCBK-D for this PD: with no SCBK,
+	// Secure Channel is set up with SCBK-D; with an SCBK, SCBK-D is tried
+	// when the PD does not know the SCBK. Use it only to commission a new
+	// PD: establish the channel, install the PD's own key with KeySet,
+	// store that key, and restart with InstallMode off.
+	InstallMode bool
 }
 
 // Options tune a ControlPanel. Zero values select the defaults.
@@ -49,6 +61,14 @@ type Options struct {
 	// Now is the clock used to stamp events and to decide when a PD is
 	// offline. Default time.Now. Reply timeouts use real timers.
 	Now func() time.Time
+	// RequireSecure refuses clear text: a PD with neither an SCBK nor
+	// InstallMode stays offline. Production configurations set it. When it
+	// is false, a PD without a key is spoken to in clear text (a PD with a
+	// key always gets Secure Channel).
+	RequireSecure bool
+	// Rand is the source of the CP's Secure Channel random numbers.
+	// Default crypto/rand.Reader; tests may make it deterministic.
+	Rand io.Reader
 }
 
 func (o *Options) fill() {
@@ -74,6 +94,9 @@ func (o *Options) fill() {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Rand == nil {
+		o.Rand = rand.Reader
 	}
 }
 
@@ -127,7 +150,8 @@ type PDStats struct {
 	FramesSent uint64
 	// Replies counts valid replies received.
 	Replies uint64
-	// Timeouts counts frames that got no valid reply in time.
+	// Timeouts counts frames that got no valid reply in time, or whose
+	// reply arrived damaged (bad CRC), which is repeated at once.
 	Timeouts uint64
 	// Retries counts frames repeated after a timeout.
 	Retries uint64
@@ -138,10 +162,30 @@ type PDStats struct {
 	NAKs uint64
 	// Busy counts BUSY replies.
 	Busy uint64
-	// BadReplies counts replies to a POLL whose payload did not parse.
+	// BadReplies counts replies to a POLL whose payload did not parse, and
+	// replies dropped because they were not allowed in the current mode
+	// (clear text during a secure session, a secure message without one).
 	BadReplies uint64
 	// LastReply is when the last valid reply arrived (Options.Now).
 	LastReply time.Time
+
+	// Secure tells whether a Secure Channel session is established now.
+	Secure bool
+	// DefaultKey tells whether that session uses SCBK-D (install mode).
+	DefaultKey bool
+	// Handshakes counts Secure Channel sessions established.
+	Handshakes uint64
+	// HandshakeFailures counts handshakes refused or broken off.
+	HandshakeFailures uint64
+	// MACErrors counts replies dropped because their MAC did not check
+	// (forged, replayed, or corrupted past the CRC). They are never acted on.
+	MACErrors uint64
+	// Resyncs counts POLLs sent with the sequence number of an unanswered
+	// frame, to collect its reply (a lost card read) and resynchronise the
+	// sequence and the MAC chain without executing a command twice.
+	Resyncs uint64
+	// Reason is why the PD is offline, when it is.
+	Reason string
 }
 
 type request struct {
@@ -150,6 +194,7 @@ type request struct {
 	code  byte
 	data  []byte
 	reply chan result
+	key   []byte // KEYSET: the new key
 }
 
 type result struct {
@@ -170,6 +215,23 @@ type pdState struct {
 	nextPoll    time.Time
 	queue       []*request
 	bioFormat   byte // format asked by the last BIOREAD, for BioRead events
+
+	// Secure Channel, owned by the bus goroutine.
+	scbk          []byte     // the PD's key (PDConfig.SCBK, then KeySet)
+	pendingKey    []byte     // a KEYSET was sent but its ACK not seen: the PD may use this key
+	sc            *scSession // nil: clear text
+	needEstablish bool       // run ID, CAP and the handshake again before anything else
+	tryDefault    bool       // install mode: the last handshake with the SCBK failed, try SCBK-D
+	macFails      int        // consecutive replies with a bad MAC
+	offReason     string     // last reason reported in PDOffline while not online
+	demandsSC     bool       // a clear-text PD answered NAK "security conditions not met"
+
+	// An unanswered frame: its sequence number stays in use until a reply
+	// with it arrives, so that a lost reply (a card read) is collected and
+	// a command is never executed twice nor left half-chained.
+	pending    bool
+	pendingSeq uint8
+	cands      []candidate // MACs of the frames sent with pendingSeq
 
 	// Guarded by ControlPanel.mu.
 	stats PDStats
@@ -198,8 +260,9 @@ type ControlPanel struct {
 }
 
 // NewControlPanel returns a control panel for the PDs on link. Addresses
-// must be distinct and below 0x7F; NewControlPanel panics otherwise, as
-// that is a programming or configuration error to catch at start.
+// must be distinct and below 0x7F and keys 16 bytes; NewControlPanel panics
+// otherwise, as that is a programming or configuration error to catch at
+// start.
 func NewControlPanel(link Link, pds []PDConfig, opt Options) *ControlPanel {
 	opt.fill()
 	cp := &ControlPanel{
@@ -217,7 +280,14 @@ func NewControlPanel(link Link, pds []PDConfig, opt Options) *ControlPanel {
 		if _, dup := cp.byAddr[c.Addr]; dup {
 			panic(fmt.Sprintf("osdp: NewControlPanel: address 0x%02X used twice, expected distinct addresses", c.Addr))
 		}
-		p := &pdState{cfg: c, resetSeq: true}
+		if c.SCBK != nil && len(c.SCBK) != 16 {
+			panic(fmt.Sprintf("osdp: NewControlPanel: PD %q SCBK of %d bytes, expected 16", c.Name, len(c.SCBK)))
+		}
+		c.SCBK = append([]byte(nil), c.SCBK...)
+		if len(c.SCBK) == 0 {
+			c.SCBK = nil
+		}
+		p := &pdState{cfg: c, resetSeq: true, scbk: c.SCBK}
 		p.stats.Addr, p.stats.Name = c.Addr, c.Name
 		cp.pds = append(cp.pds, p)
 		cp.byAddr[c.Addr] = p
@@ -262,14 +332,21 @@ func (cp *ControlPanel) stat(p *pdState, f func(s *PDStats)) {
 // start) fails at once with ErrPDOffline. If ctx ends before the command was
 // sent it is not sent.
 func (cp *ControlPanel) Send(ctx context.Context, addr byte, code byte, data []byte) (Frame, error) {
+	return cp.submit(ctx, addr, &request{code: code, data: append([]byte(nil), data...)})
+}
+
+// submit queues req for the PD at addr and waits for its reply.
+func (cp *ControlPanel) submit(ctx context.Context, addr byte, req *request) (Frame, error) {
+	code := req.code
 	p, ok := cp.byAddr[addr]
 	if !ok {
 		return Frame{}, fmt.Errorf("osdp: send %s to 0x%02X: %w", CommandName(code), addr, ErrUnknownPD)
 	}
-	if maxData := MaxFrameLen - 8; len(data) > maxData {
-		return Frame{}, fmt.Errorf("osdp: send %s to PD 0x%02X (%s): %d data bytes, expected at most %d", CommandName(code), addr, p.cfg.Name, len(data), maxData)
+	// Room for the Secure Channel overhead: security block, padding, MAC.
+	if maxData := MaxFrameLen - 8 - 2 - 16 - MACLen; len(req.data) > maxData {
+		return Frame{}, fmt.Errorf("osdp: send %s to PD 0x%02X (%s): %d data bytes, expected at most %d", CommandName(code), addr, p.cfg.Name, len(req.data), maxData)
 	}
-	req := &request{ctx: ctx, addr: addr, code: code, data: append([]byte(nil), data...), reply: make(chan result, 1)}
+	req.ctx, req.addr, req.reply = ctx, addr, make(chan result, 1)
 	select {
 	case cp.reqs <- req:
 	case <-ctx.Done():
@@ -551,7 +628,23 @@ func (cp *ControlPanel) serveRequest(ctx context.Context, rx chan rxChunk, p *pd
 		req.reply <- result{err: fmt.Errorf("osdp: %s to PD 0x%02X (%s): %w (not sent)", CommandName(req.code), p.cfg.Addr, p.cfg.Name, err)}
 		return nil
 	}
-	f, err := cp.transact(ctx, rx, p, req.code, req.data, cp.opt.Retries)
+	if p.needEstablish {
+		if err := cp.establish(ctx, rx, p); err != nil || !p.online {
+			if err == nil {
+				err = fmt.Errorf("osdp: %s to PD 0x%02X (%s): %w", CommandName(req.code), p.cfg.Addr, p.cfg.Name, ErrPDOffline)
+			}
+			req.reply <- result{err: fmt.Errorf("osdp: %s to PD 0x%02X (%s): not sent, the session could not be re-established: %w", CommandName(req.code), p.cfg.Addr, p.cfg.Name, err)}
+			return err
+		}
+	}
+	if req.code == CmdKEYSET {
+		if p.sc == nil {
+			req.reply <- result{err: fmt.Errorf("osdp: KEYSET to PD 0x%02X (%s): %w", p.cfg.Addr, p.cfg.Name, ErrNotSecure)}
+			return nil
+		}
+		p.pendingKey = req.key
+	}
+	f, err := cp.transact(ctx, rx, p, req.code, req.data, cp.opt.Retries, nil)
 	if err == nil && f.Code == ReplyNAK {
 		nak, perr := ParseNak(f.Data)
 		if perr != nil {
@@ -565,285 +658,22 @@ func (cp *ControlPanel) serveRequest(ctx context.Context, rx chan rxChunk, p *pd
 			p.bioFormat = r.Format
 		}
 	}
+	if req.code == CmdKEYSET {
+		switch {
+		case err == nil && f.Code == ReplyACK:
+			cp.keyInstalled(p, req.key)
+		case err == nil:
+			p.pendingKey = nil
+			err = fmt.Errorf("osdp: KEYSET to PD 0x%02X (%s): %w: got %s, expected ACK", p.cfg.Addr, p.cfg.Name, ErrUnexpectedReply, ReplyName(f.Code))
+		case errors.Is(err, ErrNoReply):
+			// The PD may have switched: the next handshake tries both keys.
+			err = fmt.Errorf("%w; the PD may or may not have the new key: keep both until a KeySet succeeds", err)
+		default:
+			p.pendingKey = nil
+		}
+	}
 	req.reply <- result{f: f, err: err}
 	return err
-}
-
-// pollOrProbe polls an online PD, or identifies one that is not online.
-func (cp *ControlPanel) pollOrProbe(ctx context.Context, rx chan rxChunk, p *pdState) error {
-	if !p.online {
-		p.nextPoll = cp.opt.Now().Add(cp.opt.OfflineProbeInterval)
-		return cp.identify(ctx, rx, p)
-	}
-	p.nextPoll = cp.opt.Now().Add(cp.opt.PollInterval)
-	f, err := cp.transact(ctx, rx, p, CmdPOLL, nil, cp.opt.Retries)
-	if err != nil {
-		return err
-	}
-	return cp.pollReply(ctx, p, f)
-}
-
-// identify runs ID then CAP, with sequence number 0 first, and reports the
-// PD online when both succeed.
-func (cp *ControlPanel) identify(ctx context.Context, rx chan rxChunk, p *pdState) error {
-	p.resetSeq = true
-	f, err := cp.transact(ctx, rx, p, CmdID, []byte{IDRequestStandard}, 0)
-	if err != nil {
-		cp.checkNeverOnline(ctx, p)
-		return err
-	}
-	if f.Code != ReplyPDID {
-		return fmt.Errorf("osdp: ID to PD 0x%02X: %w: got %s, expected PDID", p.cfg.Addr, ErrUnexpectedReply, ReplyName(f.Code))
-	}
-	id, err := ParsePDID(f.Data)
-	if err != nil {
-		return err
-	}
-	f, err = cp.transact(ctx, rx, p, CmdCAP, []byte{0x00}, cp.opt.Retries)
-	if err != nil {
-		return err
-	}
-	if f.Code != ReplyPDCAP {
-		return fmt.Errorf("osdp: CAP to PD 0x%02X: %w: got %s, expected PDCAP", p.cfg.Addr, ErrUnexpectedReply, ReplyName(f.Code))
-	}
-	caps, err := ParsePDCAP(f.Data)
-	if err != nil {
-		return err
-	}
-	p.online, p.everOnline, p.reportedOff = true, true, false
-	p.nextPoll = cp.opt.Now()
-	cp.stat(p, func(s *PDStats) { s.Online, s.ID = true, id })
-	return cp.emit(ctx, PDOnline{EventHeader: cp.header(p), Name: p.cfg.Name, ID: id, Caps: caps})
-}
-
-// checkNeverOnline reports a PD that never answered since start, once.
-func (cp *ControlPanel) checkNeverOnline(ctx context.Context, p *pdState) {
-	if p.everOnline || p.reportedOff {
-		return
-	}
-	if cp.opt.Now().Sub(p.lastValid) >= cp.opt.OfflineAfter {
-		p.reportedOff = true
-		_ = cp.emit(ctx, PDOffline{EventHeader: cp.header(p), Name: p.cfg.Name,
-			Reason: fmt.Sprintf("no reply since the control panel started %v ago", cp.opt.OfflineAfter)})
-	}
-}
-
-func (cp *ControlPanel) goOffline(ctx context.Context, p *pdState, reason string) {
-	p.online, p.reportedOff, p.resetSeq = false, true, true
-	p.nextPoll = cp.opt.Now().Add(cp.opt.OfflineProbeInterval)
-	cp.stat(p, func(s *PDStats) { s.Online = false })
-	cp.failQueue(p, ErrPDOffline)
-	_ = cp.emit(ctx, PDOffline{EventHeader: cp.header(p), Name: p.cfg.Name, Reason: reason})
-}
-
-func (cp *ControlPanel) header(p *pdState) EventHeader {
-	return EventHeader{Addr: p.cfg.Addr, Time: cp.opt.Now()}
-}
-
-func (cp *ControlPanel) emit(ctx context.Context, ev Event) error {
-	select {
-	case cp.events <- ev:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// pollReply turns the reply to a POLL into an event. A reply whose payload
-// does not parse is counted in BadReplies and dropped.
-func (cp *ControlPanel) pollReply(ctx context.Context, p *pdState, f Frame) error {
-	ev, err := cp.pollEvent(p, f)
-	if err != nil {
-		cp.stat(p, func(s *PDStats) { s.BadReplies++ })
-		return nil
-	}
-	if ev == nil {
-		return nil
-	}
-	return cp.emit(ctx, ev)
-}
-
-func (cp *ControlPanel) pollEvent(p *pdState, f Frame) (Event, error) {
-	var ev Event
-	h := cp.header(p)
-	switch f.Code {
-	case ReplyACK:
-		return nil, nil
-	case ReplyRAW:
-		raw, err := ParseRawCard(f.Data)
-		if err != nil {
-			return nil, err
-		}
-		num, nerr := CardNumber(raw)
-		ev = CardRead{EventHeader: h, Reader: raw.Reader, Number: num, Err: nerr, Raw: raw}
-	case ReplyBIOREADR:
-		r, err := ParseBioReadReply(f.Data)
-		if err != nil {
-			return nil, err
-		}
-		ev = BioRead{EventHeader: h, Reader: r.Reader, Status: r.Status, Type: r.Type, Quality: r.Quality, Format: p.bioFormat, Template: r.Data}
-	case ReplyISTATR:
-		s, err := ParseStatus(f.Data)
-		if err != nil {
-			return nil, err
-		}
-		ev = InputStatus{EventHeader: h, Inputs: s}
-	case ReplyOSTATR:
-		s, err := ParseStatus(f.Data)
-		if err != nil {
-			return nil, err
-		}
-		ev = OutputStatus{EventHeader: h, Outputs: s}
-	case ReplyKEYPAD:
-		k, err := ParseKeypad(f.Data)
-		if err != nil {
-			return nil, err
-		}
-		ev = Keypad{EventHeader: h, Reader: k.Reader, Keys: string(k.Keys)}
-	default:
-		return nil, nil // NAK and other replies to POLL are counted, not events
-	}
-	return ev, nil
-}
-
-func (p *pdState) takeSeq() uint8 {
-	if p.resetSeq {
-		p.resetSeq = false
-		p.lastSeq = 0
-		return 0
-	}
-	p.lastSeq = p.lastSeq%3 + 1
-	return p.lastSeq
-}
-
-// maxBusy bounds how many BUSY replies one command tolerates.
-const maxBusy = 20
-
-// transact sends one command and returns the PD's reply, repeating the same
-// frame (same sequence number) after a reply timeout up to retries times.
-// It takes the PD offline when it has given no valid reply for OfflineAfter.
-func (cp *ControlPanel) transact(ctx context.Context, rx chan rxChunk, p *pdState, code byte, data []byte, retries int) (Frame, error) {
-	seq := p.takeSeq()
-	raw, err := Frame{Addr: p.cfg.Addr, Seq: seq, UseCRC: true, Code: code, Data: data}.Marshal()
-	if err != nil {
-		return Frame{}, fmt.Errorf("osdp: %s to PD 0x%02X (%s): %w", CommandName(code), p.cfg.Addr, p.cfg.Name, err)
-	}
-	busy := 0
-	for attempt := 0; ; attempt++ {
-		// Discard stale input so that only a reply to this frame counts.
-		cp.split.Reset()
-	drain:
-		for {
-			select {
-			case c := <-rx:
-				if c.err != nil {
-					return Frame{}, errLink{c.err}
-				}
-			default:
-				break drain
-			}
-		}
-		if _, err := cp.link.Write(raw); err != nil {
-			return Frame{}, errLink{err}
-		}
-		cp.stat(p, func(s *PDStats) {
-			s.FramesSent++
-			if attempt > 0 {
-				s.Retries++
-			}
-		})
-		f, err := cp.awaitReply(ctx, rx, p, seq)
-		if err == nil {
-			now := cp.opt.Now()
-			p.lastValid = now
-			cp.stat(p, func(s *PDStats) {
-				s.Replies++
-				s.LastReply = now
-				if f.Code == ReplyNAK {
-					s.NAKs++
-				}
-			})
-			if f.Code == ReplyNAK && len(f.Data) > 0 && NakReason(f.Data[0]) == NakSequence {
-				p.resetSeq = true // the PD lost track: restart at 0
-			}
-			if f.Code == ReplyBUSY {
-				cp.stat(p, func(s *PDStats) { s.Busy++ })
-				if busy++; busy > maxBusy {
-					return Frame{}, fmt.Errorf("osdp: %s to PD 0x%02X (%s): %w: still BUSY after %d tries", CommandName(code), p.cfg.Addr, p.cfg.Name, ErrNoReply, busy)
-				}
-				if err := sleepCtx(ctx, cp.opt.PollInterval); err != nil {
-					return Frame{}, err
-				}
-				attempt-- // a BUSY answer is not a lost reply
-				continue
-			}
-			return f, nil
-		}
-		if ctx.Err() != nil {
-			return Frame{}, ctx.Err()
-		}
-		var le errLink
-		if errors.As(err, &le) {
-			return Frame{}, err
-		}
-		cp.stat(p, func(s *PDStats) { s.Timeouts++ })
-		if p.online && cp.opt.Now().Sub(p.lastValid) >= cp.opt.OfflineAfter {
-			cp.goOffline(ctx, p, fmt.Sprintf("no valid reply for %v", cp.opt.OfflineAfter))
-			return Frame{}, fmt.Errorf("osdp: %s to PD 0x%02X (%s): %w", CommandName(code), p.cfg.Addr, p.cfg.Name, ErrPDOffline)
-		}
-		if attempt >= retries {
-			return Frame{}, fmt.Errorf("osdp: %s to PD 0x%02X (%s): %w after %d tries of %v (the PD may have executed it)", CommandName(code), p.cfg.Addr, p.cfg.Name, ErrNoReply, attempt+1, cp.opt.ReplyTimeout)
-		}
-	}
-}
-
-var errReplyTimeout = errors.New("reply timeout")
-
-// awaitReply waits up to ReplyTimeout for a valid reply from p with the
-// given sequence number (or a BUSY, which PDs may send with sequence 0).
-// Other frames are ignored.
-func (cp *ControlPanel) awaitReply(ctx context.Context, rx chan rxChunk, p *pdState, seq uint8) (Frame, error) {
-	t := time.NewTimer(cp.opt.ReplyTimeout)
-	defer t.Stop()
-	badBefore := cp.split.Stats().BadCheck
-	defer func() {
-		st := cp.split.Stats()
-		cp.mu.Lock()
-		p.stats.CRCErrors += st.BadCheck - badBefore
-		cp.linkStats = st
-		cp.mu.Unlock()
-	}()
-	for {
-		for {
-			f, err := cp.split.Next()
-			if errors.Is(err, ErrIncomplete) {
-				break
-			}
-			if err != nil {
-				continue // a secure frame: not for us until Secure Channel exists
-			}
-			if !f.Reply || f.Addr != p.cfg.Addr {
-				continue
-			}
-			if f.Seq != seq && !(f.Code == ReplyBUSY && f.Seq == 0) {
-				continue
-			}
-			f.Data = append([]byte(nil), f.Data...)
-			f.SecurityBlock = nil
-			return f, nil
-		}
-		select {
-		case <-ctx.Done():
-			return Frame{}, ctx.Err()
-		case <-t.C:
-			return Frame{}, errReplyTimeout
-		case c := <-rx:
-			if c.err != nil {
-				return Frame{}, errLink{c.err}
-			}
-			cp.split.Feed(c.b)
-		}
-	}
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

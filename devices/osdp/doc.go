@@ -1,4 +1,4 @@
-// Package osdp implements the clear-text part of OSDP v2.2 (IEC 60839-11-5),
+// Package osdp implements OSDP v2.2 (IEC 60839-11-5) with Secure Channel,
 // the RS-485 access-control protocol between a control panel (CP, the gate
 // daemon) and its peripheral devices (PDs: card reader, biometric reader,
 // door I/O board).
@@ -13,10 +13,14 @@
 //     typically a serialport.Port), polls its PDs, retries, tracks them
 //     online/offline and turns their replies into typed events.
 //
-// Secure Channel is not implemented yet: the security-block bit and the
-// security block itself are parsed and kept in Frame.SecurityBlock, but
-// Decode reports such frames with ErrSecureChannelUnsupported so that no
-// caller mistakes them for clear-text frames.
+// Secure Channel (securechannel.go) is pure crypto: DeriveSessionKeys, and
+// Channel with the handshake cryptograms, MAC, data encryption, Seal and
+// Open, verified against the SIA OSDP Annex E example vectors. The
+// ControlPanel sets up a session with every PD that has a key
+// (PDConfig.SCBK) or is in install mode (SCBK-D), installs keys with
+// KeySet, and refuses clear text when Options.RequireSecure is set. Decode
+// delivers frames with a security block like any other; Channel.Open checks
+// their MAC. See docs/osdp.md.
 //
 // Layouts were checked against public sources, cited next to each layout:
 // libosdp (github.com/goToMain/libosdp: src/osdp_phy.c, src/osdp_cp.c,

@@ -31,10 +31,16 @@ type PDOnline struct {
 	ID PDID
 	// Caps are the PD's capabilities (PDCAP reply).
 	Caps []Capability
+	// Secure tells whether the PD is spoken to over Secure Channel.
+	Secure bool
+	// DefaultKey tells whether that Secure Channel uses the default key
+	// SCBK-D (install mode): install the PD's own key with KeySet.
+	DefaultKey bool
 }
 
 // PDOffline reports that a PD gave no valid reply for Options.OfflineAfter,
-// or never answered since the control panel started.
+// never answered since the control panel started, or answers but will not
+// talk the way the configuration requires (no Secure Channel, another key).
 type PDOffline struct {
 	EventHeader
 	// Name is the PD's configured name.

@@ -150,20 +150,22 @@ var (
 	ErrBadHeader = errors.New("bad frame header")
 	// ErrBadCheck: the CRC or checksum does not match the frame's bytes.
 	ErrBadCheck = errors.New("frame check failed")
-	// ErrSecureChannelUnsupported: the frame carries a security block
-	// (Secure Channel), which this version does not implement. Decode still
-	// returns the parsed frame with its SecurityBlock.
-	ErrSecureChannelUnsupported = errors.New("secure channel frames are not supported yet")
+	// ErrSecureChannelUnsupported is no longer returned: Decode delivers
+	// frames with a security block like any other, with SecurityBlock set,
+	// and Channel.Open checks them. Kept for callers that still test it.
+	ErrSecureChannelUnsupported = errors.New("secure channel frames are not supported")
 )
 
 // Decode decodes the frame at the start of b. It returns the frame and the
 // number of bytes it occupies. On error the count tells a stream reader how
 // many bytes to drop: 0 with ErrIncomplete (wait for more bytes), the frame
-// length with ErrBadCheck and ErrSecureChannelUnsupported (a whole frame was
-// read), and 1 for the other errors (the SOM was not the start of a frame;
+// length with ErrBadCheck (a whole frame was read), and 1 for the other errors (the SOM was not the start of a frame;
 // resynchronise on the next SOM).
 //
-// The returned Data and SecurityBlock alias b; copy them before reusing b.
+// A frame with a security block (Secure Channel) is returned with its
+// SecurityBlock; for SCS_15..SCS_18 messages Data still ends with the MAC
+// and is still encrypted: Channel.Open checks and decrypts it. The
+// returned Data and SecurityBlock alias b; copy them before reusing b.
 func Decode(b []byte) (Frame, int, error) {
 	if len(b) == 0 {
 		return Frame{}, 0, fmt.Errorf("osdp: decode: %w: need %d header bytes, have 0", ErrIncomplete, headerLen)
@@ -217,9 +219,6 @@ func Decode(b []byte) (Frame, int, error) {
 	}
 	f.Code = body[pos]
 	f.Data = body[pos+1:]
-	if f.SecurityBlock != nil {
-		return f, n, fmt.Errorf("osdp: decode: %w (security block type 0x%02X from address 0x%02X)", ErrSecureChannelUnsupported, f.SecurityBlock[1], f.Addr)
-	}
 	return f, n, nil
 }
 

@@ -20,8 +20,8 @@ type StreamStats struct {
 	// BadHeader is the number of false starts: a SOM byte followed by an
 	// impossible length or control byte.
 	BadHeader uint64
-	// Secure is the number of frames with a security block delivered with
-	// ErrSecureChannelUnsupported.
+	// Secure is the number of delivered frames that carry a security block
+	// (also counted in Frames).
 	Secure uint64
 }
 
@@ -77,10 +77,9 @@ func (s *Splitter) Buffered() int { return len(s.buf) }
 func (s *Splitter) Stats() StreamStats { return s.stats }
 
 // Next returns the next complete, valid frame. It returns an error wrapping
-// ErrIncomplete when more bytes are needed, and a frame together with
-// ErrSecureChannelUnsupported for a frame with a security block (the caller
-// decides whether to answer it, for example with a NAK). The frame's Data
-// and SecurityBlock stay valid until the next call to Next.
+// ErrIncomplete when more bytes are needed. A frame with a security block
+// is delivered like any other (see Decode). The frame's Data and
+// SecurityBlock stay valid until the next call to Next.
 func (s *Splitter) Next() (Frame, error) {
 	for {
 		i := bytes.IndexByte(s.buf, SOM)
@@ -95,17 +94,26 @@ func (s *Splitter) Next() (Frame, error) {
 		}
 		f, n, err := Decode(s.buf)
 		switch {
-		case err == nil, errors.Is(err, ErrSecureChannelUnsupported):
+		case err == nil:
 			s.frame = append(s.frame[:0], s.buf[:n]...)
 			f, _, err = Decode(s.frame) // re-slice Data into the stable copy
 			s.buf = s.buf[n:]
-			if err != nil {
+			s.stats.Frames++
+			if f.SecurityBlock != nil {
 				s.stats.Secure++
-			} else {
-				s.stats.Frames++
 			}
 			return f, err
 		case errors.Is(err, ErrIncomplete):
+			// A corrupted LEN can announce a frame far longer than the one
+			// sent, and waiting for it would swallow the frames that follow.
+			// If a complete, valid frame starts at a later SOM, the first
+			// one was a false start: skip to it.
+			if j := validFrameAfter(s.buf); j > 0 {
+				s.stats.BadHeader++
+				s.stats.GarbageBytes += uint64(j)
+				s.buf = s.buf[j:]
+				continue
+			}
 			return Frame{}, err
 		case errors.Is(err, ErrBadCheck):
 			// Resynchronise on the next SOM after this one rather than
@@ -119,6 +127,22 @@ func (s *Splitter) Next() (Frame, error) {
 			s.buf = s.buf[n:]
 		}
 	}
+}
+
+// validFrameAfter returns the offset of the first SOM after b[0] at which a
+// complete frame with a good check starts, or 0.
+func validFrameAfter(b []byte) int {
+	for j := 1; j+headerLen+2 <= len(b); j++ {
+		k := bytes.IndexByte(b[j:], SOM)
+		if k < 0 {
+			return 0
+		}
+		j += k
+		if _, _, err := Decode(b[j:]); err == nil {
+			return j
+		}
+	}
+	return 0
 }
 
 // FrameReader reads frames from an io.Reader (a serial line) through a
@@ -136,8 +160,7 @@ func NewFrameReader(r io.Reader) *FrameReader {
 
 // ReadFrame returns the next valid frame, reading from the underlying reader
 // as needed. Errors from the reader (timeouts included) are returned as they
-// are; bytes already buffered are kept for the next call. A frame with a
-// security block is returned with ErrSecureChannelUnsupported. The frame's
+// are; bytes already buffered are kept for the next call. The frame's
 // Data stays valid until the next call.
 func (fr *FrameReader) ReadFrame() (Frame, error) {
 	for {

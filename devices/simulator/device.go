@@ -73,8 +73,16 @@ type device struct {
 	caps []osdp.Capability
 	log  commandLog
 
-	mu  sync.Mutex // guards off and the embedding device's state
-	off bool
+	mu   sync.Mutex // guards off, baud and the embedding device's state
+	off  bool
+	baud uint32 // last rate set by COMSET (0: never)
+}
+
+// Baud returns the baud rate the control panel last set with COMSET, or 0.
+func (d *device) Baud() uint32 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.baud
 }
 
 // Address returns the PD's OSDP address.
@@ -162,6 +170,22 @@ func (d *device) common(code byte, data []byte) (reply byte, replyData []byte, h
 		return osdp.ReplyPDCAP, osdp.MarshalPDCAP(d.caps), true
 	case osdp.CmdLSTAT:
 		return osdp.ReplyLSTATR, osdp.LocalStatus{}.Marshal(), true
+	case osdp.CmdCOMSET:
+		c, err := osdp.ParseComSettings(data)
+		if err != nil {
+			reply, replyData = nak(osdp.NakCommandLength)
+			return reply, replyData, true
+		}
+		if c.Addr != d.addr || c.Baud == 0 {
+			// The simulators keep their address.
+			reply, replyData = nak(osdp.NakRecord)
+			return reply, replyData, true
+		}
+		d.mu.Lock()
+		d.baud = c.Baud
+		d.mu.Unlock()
+		d.record(code, data)
+		return osdp.ReplyCOM, c.Marshal(), true
 	case osdp.CmdKEYSET, osdp.CmdCHLNG, osdp.CmdSCRYPT:
 		reply, replyData = nak(osdp.NakSecureBlock)
 		return reply, replyData, true
