@@ -8,8 +8,10 @@ export CGO_ENABLED = 1
 setup:
 	@./scripts/setup.sh
 
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+
 build: setup
-	$(GO) build -o bin/ ./cmd/...
+	$(GO) build -ldflags "-X ttpgate/internal/daemon.Version=$(VERSION)" -o bin/ ./cmd/...
 
 ## demo: a whole gate lane on this machine (embedded NATS, simulated devices, scripted travellers)
 demo: build

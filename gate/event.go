@@ -16,6 +16,10 @@ const (
 	DeviceOnline     EventType = "device_online"
 	DeviceOffline    EventType = "device_offline"
 	LaneModeChanged  EventType = "lane_mode"
+	// DoorPulsedManually: a technician pulsed a door (audited); Device names the door.
+	DoorPulsedManually EventType = "door_pulse_manual"
+	// ManualPulseRefused: a technician's pulse was refused (a traveller in the lane).
+	ManualPulseRefused EventType = "door_pulse_refused"
 )
 
 // Event is one thing that happened at the lane. It never holds biometric data: a match is

@@ -143,6 +143,22 @@ type ModeRequested struct {
 // Tick: time passed; the lane checks its timers.
 type Tick struct{ At time.Time }
 
+// ManualPulse: a technician asks for a door pulse (audited). The lane refuses it while a
+// traveller is in the lane.
+type ManualPulse struct {
+	At     time.Time
+	Door   Door
+	Actor  string
+	Reason string
+}
+
+// Reconfigure: the lane's settings changed (a config reload). It takes effect for the next
+// traveller; the direction and the zone cannot change while running.
+type Reconfigure struct {
+	At     time.Time
+	Config Config
+}
+
 func (i CardPresented) inputTime() time.Time       { return i.At }
 func (i SampleCaptured) inputTime() time.Time      { return i.At }
 func (i CaptureFailed) inputTime() time.Time       { return i.At }
@@ -153,6 +169,8 @@ func (i RegistryFreshness) inputTime() time.Time   { return i.At }
 func (i FireAlarmChanged) inputTime() time.Time    { return i.At }
 func (i ModeRequested) inputTime() time.Time       { return i.At }
 func (i Tick) inputTime() time.Time                { return i.At }
+func (i ManualPulse) inputTime() time.Time         { return i.At }
+func (i Reconfigure) inputTime() time.Time         { return i.At }
 
 // Output is something the lane asks of the devices or the store.
 type Output interface{ output() }
@@ -354,6 +372,12 @@ func (l *Lane) Handle(now time.Time, in Input) []Output {
 		out = l.onFire(now, in)
 	case ModeRequested:
 		out = l.onMode(now, in)
+	case ManualPulse:
+		out = l.onManualPulse(now, in)
+	case Reconfigure:
+		c := in.Config.WithDefaults()
+		c.Direction, c.Location = l.cfg.Direction, l.cfg.Location
+		l.cfg = c
 	case Tick:
 	}
 	out = append(out, l.checkTimers(now)...)
@@ -653,4 +677,18 @@ func (l *Lane) onMode(now time.Time, in ModeRequested) []Output {
 			Detail: "mode change to " + string(in.Mode) + " refused: fire alarm still active"}}
 	}
 	return out
+}
+
+// ManualPulseDuration is how long a technician's manual pulse opens a door.
+const ManualPulseDuration = 3 * time.Second
+
+func (l *Lane) onManualPulse(now time.Time, in ManualPulse) []Output {
+	ev := Event{Type: DoorPulsedManually, Time: now, Device: string(in.Door), Detail: in.Actor + ": " + in.Reason}
+	switch l.state {
+	case StateAwaitFinger, StatePassage, StateRefused:
+		ev.Type = ManualPulseRefused
+		ev.Detail = "a traveller is in the lane; " + ev.Detail
+		return []Output{Record{ev}}
+	}
+	return []Output{Record{ev}, PulseDoor{Door: in.Door, Duration: ManualPulseDuration}}
 }

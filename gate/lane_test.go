@@ -283,3 +283,33 @@ func TestCardDuringPassageIgnored(t *testing.T) {
 		t.Fatalf("second card during a passage: %v", out)
 	}
 }
+
+func TestManualPulseRefusedDuringPassage(t *testing.T) {
+	h := newHarness(t, Entry)
+	out := h.feed(ManualPulse{At: h.now, Door: ExitDoor, Actor: "tech", Reason: "test"})
+	if ev := events(out); len(ev) != 1 || ev[0].Type != DoorPulsedManually || len(pulses(out)) != 1 {
+		t.Fatalf("idle lane: manual pulse must be recorded and carried out: %v", out)
+	}
+	h.feed(CardPresented{At: h.now, Number: "1000000001"})
+	out = h.feed(ManualPulse{At: h.now, Door: ExitDoor, Actor: "tech", Reason: "test"})
+	if ev := events(out); len(ev) != 1 || ev[0].Type != ManualPulseRefused || len(pulses(out)) != 0 {
+		t.Fatalf("traveller in the lane: manual pulse must be refused: %v", out)
+	}
+}
+
+func TestReconfigureKeepsDirection(t *testing.T) {
+	h := newHarness(t, Entry)
+	h.feed(Reconfigure{At: h.now, Config: Config{Direction: Departure, MaxAttempts: 1}})
+	tr := validTraveller()
+	tr.EDFrom, tr.EDTo = Date{}, Date{}
+	h.lane.registry = fakeRegistry{"5": tr}
+	if ev := events(h.feed(CardPresented{At: h.now, Number: "5"})); len(ev) != 1 || ev[0].Reason != EDMissing {
+		t.Fatalf("direction must not change on reload: %+v", ev)
+	}
+	h.advance(5 * time.Second)
+	h.lane.registry = fakeRegistry{"1000000001": validTraveller()}
+	h.feed(CardPresented{At: h.now, Number: "1000000001"})
+	if ev := events(h.feed(SampleCaptured{At: h.now, Data: []byte("x")})); len(ev) != 1 || ev[0].Reason != BioMismatch {
+		t.Fatalf("max attempts 1 after reload: %+v", ev)
+	}
+}

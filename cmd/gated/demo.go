@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -27,6 +26,7 @@ func demo(ctx context.Context, args []string) error {
 	asJSON := fs.Bool("json", false, "print each event as it reaches HQ as one JSON line on stdout (the rest goes to stderr)")
 	keep := fs.String("dir", "", "working folder to use and keep (default: a temporary one, removed at the end)")
 	verbose := fs.Bool("v", false, "also print the daemon's JSON logs to stderr")
+	stay := fs.Bool("stay", false, "after the script, keep the lane running for gatectl and read simulator commands from stdin (unplug/plug DEVICE, card NUMBER, finger good|bad, walk, fire on|off, quit)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -161,7 +161,9 @@ func demo(ctx context.Context, args []string) error {
 			good, len(script), complete, n, last, gaps)
 	}
 	fmt.Fprintln(out, "demo passed")
-	_ = filepath.Separator
+	if *stay {
+		return stayInteractive(ctx, lane, samples, out)
+	}
 	return nil
 }
 

@@ -27,6 +27,7 @@ const usage = `usage:
   gated [run] -config FILE     run the lane daemon
   gated check -config FILE     check a configuration file and exit (status 2 if it is wrong)
   gated demo [-json]           run a whole simulated lane with scripted travellers
+  gated --version              print the version
 `
 
 var errUsage = errors.New("bad usage")
@@ -51,7 +52,9 @@ func main() {
 
 func run(ctx context.Context, args []string) error {
 	cmd := "run"
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		cmd, args = "version", args[1:]
+	} else if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
@@ -73,6 +76,9 @@ func run(ctx context.Context, args []string) error {
 	case "help":
 		fmt.Print(usage)
 		return nil
+	case "version", "--version", "-version":
+		fmt.Println("gated", daemon.Version)
+		return nil
 	}
 	return errUsage
 }
@@ -92,6 +98,21 @@ func runLane(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	log.Info("gated starting", "config", *path, "direction", cfg.Direction)
+	// SIGHUP reloads what can change safely; anything else is refused whole with the fields named.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			next, err := config.Load(*path)
+			if err == nil {
+				err = d.Reload(next)
+			}
+			if err != nil {
+				log.Error("config reload refused; the running configuration stays", "err", err.Error())
+			}
+		}
+	}()
+	log.Info("gated starting", "config", *path, "direction", cfg.Direction, "version", daemon.Version)
 	return d.Run(ctx)
 }

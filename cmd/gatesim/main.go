@@ -2,7 +2,7 @@
 // bus, a door I/O board on another — on pseudo-terminals or real serial ports, and walks scripted
 // travellers through the gated that polls them.
 //
-//	gatesim [-readers pty|PORT] [-doors pty|PORT] [-baud 115200] [-script FILE]
+//	gatesim [-readers pty|PORT] [-doors pty|PORT] [-baud 115200] [-keys FILE | -install | -clear] [-script FILE]
 //
 // With pty (the default) it prints the terminal paths to put in gated's config. Without -script
 // it serves the devices until interrupted; with one, it walks the travellers, prints what each
@@ -11,6 +11,8 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -66,6 +68,9 @@ func run(ctx context.Context, args []string) error {
 	doors := fs.String("doors", "pty", "bus of the door board (address 3): pty or a serial port")
 	baud := fs.Int("baud", 115200, "baud rate on real serial ports")
 	scriptPath := fs.String("script", "", "travellers to walk through (YAML); none: serve until interrupted")
+	keysPath := fs.String("keys", "", "Secure Channel keys of the devices: the gate's keys file (JSON {\"card-reader\": \"32 hex digits\", …})")
+	install := fs.Bool("install", false, "devices without a key accept the default key SCBK-D (install mode, for commissioning)")
+	clear := fs.Bool("clear", false, "speak clear-text OSDP (no Secure Channel; gated must have secure_channel: false)")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
 		return errUsage
 	}
@@ -78,6 +83,10 @@ func run(ctx context.Context, args []string) error {
 		}
 	}
 	devs := simlane.NewDevices()
+	secure, err := secureConfig(*keysPath, *install, *clear, devs)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -89,11 +98,11 @@ func run(ctx context.Context, args []string) error {
 		}
 		wg.Wait()
 	}()
-	rp, err := serve(ctx, &wg, &files, *readers, *baud, devs.Card, devs.Bio)
+	rp, err := serve(ctx, &wg, &files, *readers, *baud, secure, devs.Card, devs.Bio)
 	if err != nil {
 		return err
 	}
-	dp, err := serve(ctx, &wg, &files, *doors, *baud, devs.Door)
+	dp, err := serve(ctx, &wg, &files, *doors, *baud, secure, devs.Door)
 	if err != nil {
 		return err
 	}
@@ -133,9 +142,9 @@ func run(ctx context.Context, args []string) error {
 }
 
 // serve serves PDs on a new pseudo-terminal or an existing serial port and returns its path.
-func serve(ctx context.Context, wg *sync.WaitGroup, files *[]*os.File, where string, baud int, pds ...simulator.PeripheralDevice) (string, error) {
+func serve(ctx context.Context, wg *sync.WaitGroup, files *[]*os.File, where string, baud int, secure map[byte]simulator.SecureConfig, pds ...simulator.PeripheralDevice) (string, error) {
 	if where == "pty" {
-		return simlane.ServePTY(ctx, wg, files, pds...)
+		return simlane.ServePTY(ctx, wg, files, secure, pds...)
 	}
 	p, err := serialport.Open(where, baud)
 	if err != nil {
@@ -149,7 +158,7 @@ func serve(ctx context.Context, wg *sync.WaitGroup, files *[]*os.File, where str
 	go func() {
 		defer wg.Done()
 		defer p.Close()
-		if err := simulator.ServeBus(ctx, p, pds...); err != nil && ctx.Err() == nil {
+		if err := simulator.ServeSecureBus(ctx, p, secure, pds...); err != nil && ctx.Err() == nil {
 			fmt.Fprintf(os.Stderr, "gatesim: %s: %v\n", where, err)
 		}
 	}()
@@ -201,4 +210,40 @@ func loadScript(path string) (*Script, [][][]byte, error) {
 		all = append(all, ss)
 	}
 	return &s, all, nil
+}
+
+// secureConfig gives each simulated device its Secure Channel settings: its key from the keys
+// file, else install mode (SCBK-D) when asked; with -clear, none.
+func secureConfig(path string, install, clear bool, devs simlane.Devices) (map[byte]simulator.SecureConfig, error) {
+	if clear {
+		if path != "" || install {
+			return nil, fmt.Errorf("-clear excludes -keys and -install: %w", errUsage)
+		}
+		return nil, nil
+	}
+	keys := map[string]string{}
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(data, &keys); err != nil {
+			return nil, fmt.Errorf("%s: expected JSON {\"card-reader\": \"32 hex digits\", …}: %v", path, err)
+		}
+	}
+	out := map[byte]simulator.SecureConfig{}
+	for name, addr := range map[string]byte{"card-reader": devs.Card.Address(), "bio-reader": devs.Bio.Address(), "door-board": devs.Door.Address()} {
+		c := simulator.SecureConfig{InstallMode: install}
+		if h, ok := keys[name]; ok {
+			k, err := hex.DecodeString(h)
+			if err != nil || len(k) != 16 {
+				return nil, fmt.Errorf("%s: the key of %s is not 32 hex digits", path, name)
+			}
+			c.SCBK = k
+		} else if !install {
+			return nil, fmt.Errorf("no Secure Channel key for %s: give -keys FILE, -install (SCBK-D) or -clear", name)
+		}
+		out[addr] = c
+	}
+	return out, nil
 }

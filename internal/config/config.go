@@ -24,6 +24,7 @@ type Config struct {
 	Direction       string         `yaml:"direction"`
 	DataDir         string         `yaml:"data_dir"`
 	TemplateKeyFile string         `yaml:"template_key_file"`
+	AdminSocket     string         `yaml:"admin_socket"`
 	NATS            NATS           `yaml:"nats"`
 	Devices         Devices        `yaml:"devices"`
 	Lane            Lane           `yaml:"lane"`
@@ -42,7 +43,19 @@ type Devices struct {
 	CardReader Device `yaml:"card_reader"`
 	BioReader  Device `yaml:"bio_reader"`
 	DoorBoard  Device `yaml:"door_board"`
+	// SecureChannel requires OSDP Secure Channel with every device (production: true). False
+	// allows clear text, for a bench only.
+	SecureChannel *bool `yaml:"secure_channel"`
+	// InstallMode accepts devices on the default key SCBK-D so gatectl can install their own
+	// keys; the lane stays closed while any device is on SCBK-D.
+	InstallMode bool `yaml:"install_mode"`
+	// KeysFile holds each device's Secure Channel key (written by `gatectl osdp commission`);
+	// default: osdp-keys.json in data_dir.
+	KeysFile string `yaml:"keys_file"`
 }
+
+// Secure reports whether Secure Channel is required (the default when secure_channel is unset).
+func (d Devices) Secure() bool { return d.SecureChannel == nil || *d.SecureChannel }
 
 // Device is one OSDP peripheral device.
 type Device struct {
@@ -128,10 +141,13 @@ func Load(path string) (*Config, error) {
 		return nil, err
 	}
 	base := filepath.Dir(path)
-	for _, p := range []*string{&cfg.DataDir, &cfg.TemplateKeyFile, &cfg.NATS.Credentials} {
+	for _, p := range []*string{&cfg.DataDir, &cfg.TemplateKeyFile, &cfg.NATS.Credentials, &cfg.AdminSocket, &cfg.Devices.KeysFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(base, *p)
 		}
+	}
+	if cfg.Devices.KeysFile == "" {
+		cfg.Devices.KeysFile = filepath.Join(cfg.DataDir, "osdp-keys.json")
 	}
 	return cfg, nil
 }
@@ -166,10 +182,11 @@ func Defaults() *Config {
 		return Device{Baud: 115200, Address: addr, PollInterval: Duration(50 * time.Millisecond)}
 	}
 	return &Config{
-		Timezone: "Asia/Tokyo",
-		DataDir:  "/var/lib/ttpgate",
-		NATS:     NATS{URL: "nats://127.0.0.1:4222"},
-		Devices:  Devices{CardReader: dev(1), BioReader: dev(2), DoorBoard: dev(3)},
+		Timezone:    "Asia/Tokyo",
+		DataDir:     "/var/lib/ttpgate",
+		AdminSocket: "/run/ttpgate/gated.sock",
+		NATS:        NATS{URL: "nats://127.0.0.1:4222"},
+		Devices:     Devices{CardReader: dev(1), BioReader: dev(2), DoorBoard: dev(3)},
 		Lane: Lane{MaxAttempts: 3, FingerTimeout: Duration(15 * time.Second), DoorPulse: Duration(5 * time.Second),
 			RefusalScreen: Duration(3 * time.Second), RegistryMaxAge: Duration(time.Hour)},
 	}
@@ -242,6 +259,9 @@ func (c *Config) validate(file string) Errors {
 	if c.TemplateKeyFile == "" {
 		bad("template_key_file", "required: a file holding the 32-byte key (64 hex digits) that encrypts templates at rest")
 	}
+	if c.AdminSocket == "" || len(c.AdminSocket) > 100 {
+		bad("admin_socket", fmt.Sprintf("%q: expected the path of the admin Unix socket, at most 100 bytes (e.g. /run/ttpgate/gated.sock)", c.AdminSocket))
+	}
 	if !strings.HasPrefix(c.NATS.URL, "nats://") && !strings.HasPrefix(c.NATS.URL, "tls://") {
 		bad("nats.url", fmt.Sprintf("%q: expected nats://host:port or tls://host:port", c.NATS.URL))
 	}
@@ -276,6 +296,9 @@ func (c *Config) validate(file string) Errors {
 			bad("devices", fmt.Sprintf("devices on port %s have different baud rates %d and %d: one bus has one speed", busDev[0].Port, busDev[0].Baud, busDev[1].Baud))
 			break
 		}
+	}
+	if c.Devices.InstallMode && !c.Devices.Secure() {
+		bad("devices.install_mode", "install mode installs Secure Channel keys: it needs devices.secure_channel: true")
 	}
 	if c.Lane.MaxAttempts < 1 || c.Lane.MaxAttempts > 10 {
 		bad("lane.max_attempts", fmt.Sprintf("%d: allowed 1 to 10", c.Lane.MaxAttempts))

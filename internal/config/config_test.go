@@ -95,3 +95,18 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestSecureChannelDefaultsOn(t *testing.T) {
+	cfg, err := Parse("gate.yaml", []byte(minimal))
+	if err != nil || !cfg.Devices.Secure() {
+		t.Fatalf("Secure Channel must be required unless switched off: %v %+v", err, cfg)
+	}
+	cfg, err = Parse("gate.yaml", []byte(strings.Replace(minimal, "devices:\n", "devices:\n  secure_channel: false\n", 1)))
+	if err != nil || cfg.Devices.Secure() {
+		t.Fatalf("secure_channel: false must allow clear text: %v", err)
+	}
+	_, err = Parse("gate.yaml", []byte(strings.Replace(minimal, "devices:\n", "devices:\n  secure_channel: false\n  install_mode: true\n", 1)))
+	if err == nil || !strings.Contains(err.Error(), "devices.install_mode") {
+		t.Fatalf("install mode without Secure Channel must be refused: %v", err)
+	}
+}

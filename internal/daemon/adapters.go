@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"sync/atomic"
 
 	"ttpgate/gate"
 	"ttpgate/match"
@@ -44,9 +46,19 @@ func (r storeRegistry) LookupCard(number string) (gate.Traveller, error) {
 }
 
 // templateVerifier verifies a live template against the enrolled ones with the matcher.
-type templateVerifier struct{ m match.Matcher }
+type templateVerifier struct {
+	threshold atomic.Uint64 // float64 bits; a config reload changes it
+}
 
-func (v templateVerifier) Verify(t gate.Traveller, sample []byte) (float64, bool, error) {
+// setThreshold sets the decision threshold; 0 means the matcher's default.
+func (v *templateVerifier) setThreshold(t float64) {
+	if t <= 0 {
+		t = match.DefaultThreshold
+	}
+	v.threshold.Store(math.Float64bits(t))
+}
+
+func (v *templateVerifier) Verify(t gate.Traveller, sample []byte) (float64, bool, error) {
 	probe, err := template.Decode(sample)
 	if err != nil {
 		return 0, false, fmt.Errorf("live sample: %w", err)
@@ -62,5 +74,5 @@ func (v templateVerifier) Verify(t gate.Traveller, sample []byte) (float64, bool
 	if len(enrolled) == 0 {
 		return 0, false, errors.New("the user has no enrolled fingerprint")
 	}
-	return v.m.Verify(probe, enrolled)
+	return match.Matcher{Threshold: math.Float64frombits(v.threshold.Load())}.Verify(probe, enrolled)
 }

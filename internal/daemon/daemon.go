@@ -21,7 +21,6 @@ import (
 
 	"ttpgate/gate"
 	"ttpgate/internal/config"
-	"ttpgate/match"
 	"ttpgate/sync/events"
 	"ttpgate/sync/outbox"
 	"ttpgate/sync/registry"
@@ -41,23 +40,33 @@ type Options struct {
 
 // Daemon is one running lane.
 type Daemon struct {
-	cfg     *config.Config
-	log     *slog.Logger
-	onEvent func(events.Event)
-	st      *store.Store
-	lane    *gate.Lane
-	inputs  chan gate.Input
-	devices map[string]*device
-	buses   []*bus
-	ids     events.UUIDGenerator
-	seq     uint64
-	pub     *outbox.Publisher
-	latency *LatencyRecorder
-	offline time.Duration
+	cfg      *config.Config
+	log      *slog.Logger
+	onEvent  func(events.Event)
+	st       *store.Store
+	lane     *gate.Lane
+	inputs   chan gate.Input
+	devices  map[string]*device
+	buses    []*bus
+	ids      events.UUIDGenerator
+	seq      uint64
+	pub      *outbox.Publisher
+	latency  *LatencyRecorder
+	offline  time.Duration
+	verifier *templateVerifier
+	keys     *keyStore
 
-	mu     sync.Mutex
-	status gate.Status
-	hqLink bool
+	mu      sync.Mutex
+	status  gate.Status
+	hqLink  bool
+	watcher *registry.Watcher
+	started time.Time
+
+	admin  chan adminRequest
+	recent *eventRing
+
+	shuttingDown bool      // lane goroutine only
+	savedMode    laneState // lane goroutine only: the mode to persist
 
 	timing passageTiming
 }
@@ -108,20 +117,15 @@ func New(opt Options) (*Daemon, error) {
 	}
 	d := &Daemon{cfg: cfg, log: log, onEvent: opt.OnEvent, st: st, seq: seq,
 		inputs: make(chan gate.Input, 256), devices: map[string]*device{},
-		latency: NewLatencyRecorder(), offline: opt.OfflineAfter}
-	m := match.Matcher{Threshold: match.DefaultThreshold}
-	if cfg.Match.Threshold > 0 {
-		m.Threshold = cfg.Match.Threshold
+		latency: NewLatencyRecorder(), offline: opt.OfflineAfter,
+		admin: make(chan adminRequest), recent: newEventRing(500), started: time.Now()}
+	if d.keys, err = loadKeys(cfg.Devices.KeysFile); err != nil {
+		st.Close()
+		return nil, err
 	}
-	d.lane = gate.NewLane(gate.Config{
-		Direction:      gate.Direction(cfg.Direction),
-		Location:       cfg.Location,
-		MaxAttempts:    cfg.Lane.MaxAttempts,
-		FingerTimeout:  cfg.Lane.FingerTimeout.Std(),
-		DoorPulse:      cfg.Lane.DoorPulse.Std(),
-		RefusalScreen:  cfg.Lane.RefusalScreen.Std(),
-		RegistryMaxAge: cfg.Lane.RegistryMaxAge.Std(),
-	}, storeRegistry{st}, templateVerifier{m})
+	d.verifier = &templateVerifier{}
+	d.verifier.setThreshold(cfg.Match.Threshold)
+	d.lane = gate.NewLane(laneConfig(cfg), storeRegistry{st}, d.verifier)
 	d.buses = d.planBuses()
 	return d, nil
 }
@@ -152,11 +156,14 @@ func (d *Daemon) Status() gate.Status {
 // Input feeds an input to the lane from outside the devices (the admin API, tests).
 func (d *Daemon) Input(in gate.Input) { d.inputs <- in }
 
-// Run runs the lane until ctx ends, then closes the doors' outputs, flushes and closes the store.
+// Run runs the lane until ctx ends. Then it shuts down cleanly: the lane closes (a traveller
+// waiting for a fingerprint is refused cleanly, a passage in progress finishes), the outbox gets a
+// few seconds to flush, the devices stop being polled (door pulses are timed: the doors close by
+// themselves) and the store is closed. A restart resumes with no event lost.
 func (d *Daemon) Run(ctx context.Context) error {
 	defer d.st.Close()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	comp, stopComp := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopComp()
 	var wg sync.WaitGroup
 	start := func(f func()) {
 		wg.Add(1)
@@ -168,20 +175,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 	for name := range d.devices {
 		d.lane.Handle(now, gate.DeviceStatusChanged{At: now, Device: name, Online: false, Detail: "not yet seen"})
 	}
+	mode, why := gate.InService, ""
 	if raw, err := d.st.LaneState(ctx); err == nil && len(raw) > 0 {
 		var ls laneState
-		if json.Unmarshal(raw, &ls) == nil && ls.Mode != "" && ls.Mode != gate.InService {
-			d.step(ctx, gate.ModeRequested{At: now, Mode: ls.Mode, Reason: "restored at start: " + ls.ModeReason})
+		if json.Unmarshal(raw, &ls) == nil && ls.Mode != "" && ls.Mode != gate.EmergencyOpen {
+			mode, why = ls.Mode, ls.ModeReason
 		}
 	}
-	for _, b := range d.buses {
-		b := b
-		start(func() { b.run(ctx, d) })
-	}
-	for _, dev := range d.devices {
-		dev := dev
-		start(func() { dev.work(ctx, d) })
-	}
+	d.step(comp, gate.ModeRequested{At: now, Mode: mode, Reason: "gated started; " + why})
 
 	nc, err := nats.Connect(d.cfg.NATS.URL, d.natsOptions()...)
 	if err != nil {
@@ -194,12 +195,27 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return fmt.Errorf("jetstream: %w", err)
 	}
 	d.pub = outbox.NewPublisher(d.st, js, outbox.Options{Logger: d.log.With("part", "outbox")})
-	start(func() { _ = d.pub.Run(ctx) })
-	start(func() { d.syncRegistry(ctx, js) })
+	ln, err := d.listenAdmin()
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	for _, b := range d.buses {
+		b := b
+		start(func() { b.run(comp, d) })
+	}
+	for _, dev := range d.devices {
+		dev := dev
+		start(func() { dev.work(comp, d) })
+	}
+	start(func() { _ = d.pub.Run(comp) })
+	start(func() { d.syncRegistry(comp, js) })
+	start(func() { d.serveAdmin(comp, ln) })
 
-	d.loop(ctx)
-	cancel()
+	d.loop(ctx, comp)
+	stopComp()
 	wg.Wait()
+	d.log.Info("gated stopped")
 	return nil
 }
 
@@ -233,6 +249,9 @@ func (d *Daemon) syncRegistry(ctx context.Context, js jetstream.JetStream) {
 		kv, err := js.KeyValue(ctx, registry.Bucket)
 		if err == nil {
 			w := registry.NewWatcher(kv, d.st, registry.WatcherOptions{Logger: d.log.With("part", "registry")})
+			d.mu.Lock()
+			d.watcher = w
+			d.mu.Unlock()
 			err = w.Run(ctx)
 			if ctx.Err() != nil {
 				return
@@ -248,25 +267,61 @@ func (d *Daemon) syncRegistry(ctx context.Context, js jetstream.JetStream) {
 	}
 }
 
-// loop is the lane goroutine: the only one that feeds the lane and writes decisions.
-func (d *Daemon) loop(ctx context.Context) {
+// loop is the lane goroutine: the only one that feeds the lane and writes decisions. When ctx
+// ends it shuts the lane down cleanly while comp (the devices, the outbox) keeps running.
+func (d *Daemon) loop(ctx, comp context.Context) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	fresh := time.NewTicker(time.Second)
 	defer fresh.Stop()
-	d.checkFreshness(ctx)
+	d.checkFreshness(comp)
+	var deadline <-chan time.Time
+	done := ctx.Done()
 	for {
 		select {
-		case <-ctx.Done():
-			d.shutdown()
+		case <-done:
+			// Shut down: close the lane without persisting the mode, then let a passage in
+			// progress finish and the outbox flush, within a bound.
+			done = nil
+			d.shuttingDown = true
+			d.step(comp, gate.ModeRequested{At: time.Now(), Mode: gate.OutOfService, Reason: "gated shutting down"})
+			deadline = time.After(d.cfg.Lane.DoorPulse.Std() + 2*time.Second)
+		case <-deadline:
+			d.log.Warn("shutdown: passage still in progress at the deadline")
+			d.flush(comp)
 			return
 		case in := <-d.inputs:
-			d.step(ctx, in)
+			d.step(comp, in)
+		case req := <-d.admin:
+			req.reply <- d.step(comp, req.in, req.audit...)
 		case now := <-tick.C:
-			d.step(ctx, gate.Tick{At: now})
+			d.step(comp, gate.Tick{At: now})
 		case <-fresh.C:
-			d.checkFreshness(ctx)
+			d.checkFreshness(comp)
 		}
+		if d.shuttingDown && d.lane.State() != gate.StatePassage {
+			d.flush(comp)
+			return
+		}
+	}
+}
+
+// flush gives the device queues and the outbox a few seconds to empty before the daemon stops.
+func (d *Daemon) flush(ctx context.Context) {
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		n, err := d.st.OutboxDepth(ctx)
+		queued := 0
+		for _, dev := range d.devices {
+			queued += len(dev.queue)
+		}
+		if err == nil && n == 0 && queued == 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n, err := d.st.OutboxDepth(ctx); err == nil && n > 0 {
+		d.log.Warn("stopping with events still in the outbox; they are sent after the restart", "depth", n)
 	}
 }
 
@@ -281,18 +336,9 @@ func (d *Daemon) checkFreshness(ctx context.Context) {
 	}
 }
 
-// shutdown: the doors close by themselves (pulses are timed); drop the officer call.
-func (d *Daemon) shutdown() {
-	if dev := d.devices[DoorBoard]; dev != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = dev.callOfficer(ctx, false)
-	}
-}
-
 // step feeds one input to the lane, commits the events it returns with the lane's state in one
 // transaction, then hands the device commands to the device workers.
-func (d *Daemon) step(ctx context.Context, in gate.Input) {
+func (d *Daemon) step(ctx context.Context, in gate.Input, audit ...store.AuditEntry) []events.Event {
 	now := time.Now()
 	if c, ok := in.(gate.CardPresented); ok {
 		d.timing.mu.Lock()
@@ -311,28 +357,38 @@ func (d *Daemon) step(ctx context.Context, in gate.Input) {
 		ev := d.toWire(rec.Event)
 		payload, err := ev.Marshal()
 		if err != nil {
-			d.log.Error("event does not validate; not recorded", "type", ev.Type, "err", err)
-			continue
+			// A decision that cannot be recorded is not carried out (a bug, never expected).
+			d.seq -= uint64(len(rows) + 1)
+			d.log.Error("event does not validate: nothing of this decision is carried out", "type", ev.Type, "err", err)
+			d.failClosed(now, err)
+			return nil
 		}
 		rows = append(rows, store.OutboxEvent{Seq: ev.Seq, ID: ev.ID, Subject: ev.Subject(), Payload: payload})
 		wire = append(wire, ev)
 	}
-	if len(rows) > 0 {
+	if len(rows) > 0 || len(audit) > 0 {
 		st := d.lane.Status()
-		state, _ := json.Marshal(laneState{Mode: st.Mode, ModeReason: st.ModeReason})
-		if err := d.st.Commit(ctx, state, rows, nil); err != nil {
+		ls := laneState{Mode: st.Mode, ModeReason: st.ModeReason}
+		if d.shuttingDown {
+			ls = d.savedMode // the shutdown's own closing is not the lane's mode
+		} else {
+			d.savedMode = ls
+		}
+		state, _ := json.Marshal(ls)
+		if err := d.st.Commit(context.WithoutCancel(ctx), state, rows, audit); err != nil {
 			// Nothing is carried out for a decision that was not recorded. Roll the sequence back
 			// and close the lane.
 			d.seq -= uint64(len(rows))
 			d.log.Error("committing the lane's decision failed: no device command carried out", "err", err)
 			d.failClosed(now, err)
-			return
+			return nil
 		}
 		if d.pub != nil {
 			d.pub.Notify()
 		}
 		for _, ev := range wire {
 			d.logEvent(ev)
+			d.recent.add(ev)
 			if d.onEvent != nil {
 				d.onEvent(ev)
 			}
@@ -344,6 +400,7 @@ func (d *Daemon) step(ctx context.Context, in gate.Input) {
 	for _, o := range outs {
 		d.carryOut(o, in)
 	}
+	return wire
 }
 
 // failClosed takes the lane out of service after a store failure.

@@ -33,6 +33,7 @@ type bus struct {
 	poll     time.Duration
 	pds      []osdp.PDConfig
 	names    map[byte]string
+	devs     []string // device names, in the order of pds
 	mu       sync.Mutex
 	cp       *osdp.ControlPanel
 	lastOpen error
@@ -62,6 +63,7 @@ func (d *Daemon) planBuses() []*bus {
 			b.poll = p
 		}
 		b.pds = append(b.pds, osdp.PDConfig{Addr: byte(c.Address), Name: name})
+		b.devs = append(b.devs, name)
 		b.names[byte(c.Address)] = name
 		d.devices[name] = &device{name: name, addr: byte(c.Address), bus: b, queue: make(chan func(context.Context) error, 64),
 			inputs: osdp.Status{0, 0, 1, 0, 0}}
@@ -77,6 +79,12 @@ func (d *Daemon) planBuses() []*bus {
 	return out
 }
 
+func (b *bus) openError() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.lastOpen
+}
+
 func (b *bus) controlPanel() *osdp.ControlPanel {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -90,10 +98,12 @@ func (b *bus) run(ctx context.Context, d *Daemon) {
 	for ctx.Err() == nil {
 		port, err := serialport.Open(b.port, b.baud)
 		if err != nil {
-			if b.lastOpen == nil || b.lastOpen.Error() != err.Error() {
+			if prev := b.openError(); prev == nil || prev.Error() != err.Error() {
 				d.log.Error("serial port unavailable; its devices are offline, retrying", "port", b.port, "err", err)
 			}
+			b.mu.Lock()
 			b.lastOpen = err
+			b.mu.Unlock()
 			d.busDown(b, fmt.Sprintf("serial port %s: %v", b.port, err))
 			if !sleepCtx(ctx, backoff) {
 				return
@@ -101,10 +111,19 @@ func (b *bus) run(ctx context.Context, d *Daemon) {
 			backoff = min(backoff*2, 5*time.Second)
 			continue
 		}
+		b.mu.Lock()
 		b.lastOpen = nil
+		b.mu.Unlock()
 		backoff = 250 * time.Millisecond
 		_ = port.SetReadTimeout(20 * time.Millisecond)
-		cp := osdp.NewControlPanel(port, b.pds, osdp.Options{PollInterval: b.poll, OfflineAfter: d.offline})
+		// Keys are read at each (re)open: a key installed by commissioning is used from then on.
+		pds := append([]osdp.PDConfig(nil), b.pds...)
+		for i := range pds {
+			pds[i].SCBK = d.keys.get(b.devs[i])
+			pds[i].InstallMode = d.cfg.Devices.InstallMode
+		}
+		cp := osdp.NewControlPanel(port, pds, osdp.Options{PollInterval: b.poll, OfflineAfter: d.offline,
+			RequireSecure: d.cfg.Devices.Secure()})
 		b.mu.Lock()
 		b.cp = cp
 		b.mu.Unlock()
@@ -142,10 +161,14 @@ func (d *Daemon) busDown(b *bus, why string) {
 func (d *Daemon) forward(ctx context.Context, b *bus, cp *osdp.ControlPanel) {
 	for {
 		var ev osdp.Event
+		var ok bool
 		select {
 		case <-ctx.Done():
 			return
-		case ev = <-cp.Events():
+		case ev, ok = <-cp.Events():
+			if !ok {
+				return // the control panel stopped
+			}
 		}
 		h := ev.Header()
 		name := b.names[h.Addr]
@@ -153,9 +176,24 @@ func (d *Daemon) forward(ctx context.Context, b *bus, cp *osdp.ControlPanel) {
 		var ins []gate.Input
 		switch ev := ev.(type) {
 		case osdp.PDOnline:
-			ins = append(ins, gate.DeviceStatusChanged{At: h.Time, Device: name, Online: true,
-				Detail: fmt.Sprintf("vendor %X model %d firmware %d.%d.%d serial %d", ev.ID.VendorCode, ev.ID.Model,
-					ev.ID.Firmware[0], ev.ID.Firmware[1], ev.ID.Firmware[2], ev.ID.Serial)})
+			id := fmt.Sprintf("vendor %X model %d firmware %d.%d.%d serial %d", ev.ID.VendorCode, ev.ID.Model,
+				ev.ID.Firmware[0], ev.ID.Firmware[1], ev.ID.Firmware[2], ev.ID.Serial)
+			switch {
+			case ev.DefaultKey:
+				// Never in service on the published default key: the lane stays closed until the
+				// device has its own key.
+				ins = append(ins, gate.DeviceStatusChanged{At: h.Time, Device: name, Online: false,
+					Detail: "on the default Secure Channel key SCBK-D (install mode): commission it with `gatectl osdp commission " + name + "`"})
+			case d.cfg.Devices.Secure() && !ev.Secure:
+				ins = append(ins, gate.DeviceStatusChanged{At: h.Time, Device: name, Online: false, Detail: "answers without Secure Channel"})
+			default:
+				if ev.Secure {
+					id += ", Secure Channel"
+				} else {
+					id += ", CLEAR TEXT (secure_channel: false)"
+				}
+				ins = append(ins, gate.DeviceStatusChanged{At: h.Time, Device: name, Online: true, Detail: id})
+			}
 			if name == DoorBoard {
 				go d.readInputs(ctx, dev)
 			}

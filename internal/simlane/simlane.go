@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,6 +42,9 @@ type Options struct {
 	PollInterval   time.Duration      // default 20ms
 	OfflineAfter   time.Duration      // default OSDP's 8s
 	RegistryMaxAge time.Duration      // default 30s
+	// InstallMode starts the devices on the default Secure Channel key SCBK-D and the gate in
+	// install mode, to commission them; otherwise every device has its own key from the start.
+	InstallMode bool
 }
 
 // Devices are the simulated devices of one lane.
@@ -108,11 +112,34 @@ func Start(ctx context.Context, opt Options) (*Lane, error) {
 	l.HQ = hq
 	runCtx, cancel := context.WithCancel(context.Background())
 	l.cancel = cancel
-	readers, err := ServePTY(runCtx, &l.wg, &l.ptys, l.Card, l.Bio)
+	// Every device speaks OSDP Secure Channel: its own key (in the gate's keys file), or the
+	// default key in install mode.
+	secure := map[byte]simulator.SecureConfig{}
+	keys := map[string]string{}
+	for name, pd := range map[string]simulator.PeripheralDevice{"card-reader": l.Card, "bio-reader": l.Bio, "door-board": l.Door} {
+		if opt.InstallMode {
+			secure[pd.Address()] = simulator.SecureConfig{InstallMode: true}
+			continue
+		}
+		k := make([]byte, 16)
+		_, _ = rand.Read(k)
+		secure[pd.Address()] = simulator.SecureConfig{SCBK: k}
+		keys[name] = hex.EncodeToString(k)
+	}
+	if err := os.MkdirAll(filepath.Join(opt.Dir, "gate-data"), 0o700); err != nil {
+		return nil, err
+	}
+	if !opt.InstallMode {
+		kj, _ := json.Marshal(keys)
+		if err := os.WriteFile(filepath.Join(opt.Dir, "gate-data", "osdp-keys.json"), kj, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	readers, err := ServePTY(runCtx, &l.wg, &l.ptys, secure, l.Card, l.Bio)
 	if err != nil {
 		return nil, err
 	}
-	doors, err := ServePTY(runCtx, &l.wg, &l.ptys, l.Door)
+	doors, err := ServePTY(runCtx, &l.wg, &l.ptys, secure, l.Door)
 	if err != nil {
 		return nil, err
 	}
@@ -129,9 +156,11 @@ timezone: Asia/Tokyo
 direction: %s
 data_dir: gate-data
 template_key_file: template.key
+admin_socket: gated.sock
 nats:
   url: %s
 devices:
+  install_mode: %t
   card_reader: {port: %s, baud: 115200, address: 1, poll_interval: %s}
   bio_reader: {port: %s, baud: 115200, address: 2, poll_interval: %s}
   door_board: {port: %s, baud: 115200, address: 3, poll_interval: %s}
@@ -141,7 +170,7 @@ lane:
   door_pulse: %s
   refusal_screen: %s
   registry_max_age: %s
-`, opt.Direction, strings.Replace(hq.URL, "127.0.0.1", "127.0.0.1", 1), readers, opt.PollInterval, readers, opt.PollInterval,
+`, opt.Direction, hq.URL, opt.InstallMode, readers, opt.PollInterval, readers, opt.PollInterval,
 		doors, opt.PollInterval, opt.FingerTimeout, opt.DoorPulse, opt.RefusalScreen, opt.RegistryMaxAge)
 	l.ConfigPath = filepath.Join(opt.Dir, "gate.yaml")
 	if err := os.WriteFile(l.ConfigPath, []byte(yaml), 0o600); err != nil {
@@ -168,9 +197,10 @@ lane:
 }
 
 // ServePTY opens a pseudo-terminal, serves the PDs on its master side until ctx ends and returns
-// the path of its terminal side, which the daemon opens as a serial port. The files opened are
-// appended to files (the caller closes them); the serving goroutine is counted in wg.
-func ServePTY(ctx context.Context, wg *sync.WaitGroup, files *[]*os.File, pds ...simulator.PeripheralDevice) (string, error) {
+// the path of its terminal side, which the daemon opens as a serial port. secure gives the PDs'
+// Secure Channel settings by address (nil: clear text). The files opened are appended to files
+// (the caller closes them); the serving goroutine is counted in wg.
+func ServePTY(ctx context.Context, wg *sync.WaitGroup, files *[]*os.File, secure map[byte]simulator.SecureConfig, pds ...simulator.PeripheralDevice) (string, error) {
 	master, tty, err := pty.Open()
 	if err != nil {
 		return "", fmt.Errorf("simlane: opening a pseudo-terminal: %w", err)
@@ -178,13 +208,34 @@ func ServePTY(ctx context.Context, wg *sync.WaitGroup, files *[]*os.File, pds ..
 	// Keep the terminal side open here too, so the master never sees a hang-up while the
 	// daemon reopens the port.
 	*files = append(*files, master, tty)
+	var mine map[byte]simulator.SecureConfig // the settings of this bus's PDs only
+	if secure != nil {
+		mine = map[byte]simulator.SecureConfig{}
+		for _, pd := range pds {
+			if c, ok := secure[pd.Address()]; ok {
+				mine[pd.Address()] = c
+			}
+		}
+	}
+	bus, err := simulator.NewBus(master, pds...)
+	if err != nil {
+		return "", err
+	}
+	for a, c := range mine {
+		if err := bus.SetSecure(a, c); err != nil {
+			return "", err
+		}
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		_ = simulator.ServeBus(ctx, master, pds...)
+		_ = bus.Serve(ctx)
 	}()
 	return tty.Name(), nil
 }
+
+// AdminSocket returns the path of the daemon's admin socket.
+func (l *Lane) AdminSocket() string { return l.Config.AdminSocket }
 
 // Err returns the daemon's error if it stopped by itself.
 func (l *Lane) Err() error {
