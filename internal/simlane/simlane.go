@@ -69,6 +69,10 @@ type Lane struct {
 	Config     *config.Config
 
 	cancel context.CancelFunc
+	opt    Options
+
+	stopDaemon context.CancelFunc
+	daemonDone chan struct{}
 	wg     sync.WaitGroup
 	ptys   []*os.File
 	errMu  sync.Mutex
@@ -179,21 +183,42 @@ lane:
 	if l.Config, err = config.Load(l.ConfigPath); err != nil {
 		return nil, err
 	}
-	if l.Daemon, err = daemon.New(daemon.Options{Config: l.Config, Logger: opt.Logger, OnEvent: opt.OnEvent,
-		OfflineAfter: opt.OfflineAfter}); err != nil {
+	l.opt = opt
+	if err := l.StartDaemon(); err != nil {
 		return nil, err
 	}
-	l.wg.Add(1)
+	ok = true
+	return l, nil
+}
+
+// StartDaemon starts the lane daemon (again, after StopDaemon) on the same store and devices.
+func (l *Lane) StartDaemon() error {
+	d, err := daemon.New(daemon.Options{Config: l.Config, Logger: l.opt.Logger, OnEvent: l.opt.OnEvent,
+		OfflineAfter: l.opt.OfflineAfter})
+	if err != nil {
+		return err
+	}
+	l.Daemon = d
+	ctx, cancel := context.WithCancel(context.Background())
+	l.stopDaemon, l.daemonDone = cancel, make(chan struct{})
 	go func() {
-		defer l.wg.Done()
-		if err := l.Daemon.Run(runCtx); err != nil {
+		defer close(l.daemonDone)
+		if err := d.Run(ctx); err != nil {
 			l.errMu.Lock()
 			l.runErr = err
 			l.errMu.Unlock()
 		}
 	}()
-	ok = true
-	return l, nil
+	return nil
+}
+
+// StopDaemon stops the daemon as SIGTERM does and waits until it has exited.
+func (l *Lane) StopDaemon() {
+	if l.stopDaemon != nil {
+		l.stopDaemon()
+		<-l.daemonDone
+		l.stopDaemon = nil
+	}
 }
 
 // ServePTY opens a pseudo-terminal, serves the PDs on its master side until ctx ends and returns
@@ -246,6 +271,7 @@ func (l *Lane) Err() error {
 
 // Close stops the daemon, the simulators and HQ.
 func (l *Lane) Close() {
+	l.StopDaemon()
 	if l.cancel != nil {
 		l.cancel()
 	}

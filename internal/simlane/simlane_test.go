@@ -19,6 +19,16 @@ type localTail struct {
 
 func (l *localTail) add(e events.Event) { l.mu.Lock(); l.evs = append(l.evs, e); l.mu.Unlock() }
 
+func (l *localTail) lastSeq() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var m uint64
+	for _, e := range l.evs {
+		m = max(m, e.Seq)
+	}
+	return m
+}
+
 func (l *localTail) mark() int { l.mu.Lock(); defer l.mu.Unlock(); return len(l.evs) }
 
 // waitFor waits for an event recorded at position from or later.
@@ -112,4 +122,72 @@ func TestStaleRegistryClosesLane(t *testing.T) {
 		t.Fatal(err)
 	}
 	tail.waitFor(t, 0, "alarm_cleared", "REGISTRY_STALE", "")
+}
+
+// SIGTERM with a traveller waiting for a fingerprint: the traveller is refused cleanly, every
+// event reaches HQ, and after a restart the gate's sequence goes on without a gap or a repeat.
+func TestShutdownRefusesCleanlyAndRestartLosesNothing(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	tail := &localTail{}
+	l, err := Start(ctx, Options{Dir: t.TempDir(), OnEvent: tail.add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	s, err := LoadSamples()
+	if err != nil {
+		t.Fatal(err)
+	}
+	today := registry.DateOf(time.Now(), l.Config.Location)
+	rev, err := l.Put(ctx, NewRecord("U1", "1000000001", today, s.Enrolled, RecordOptions{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.WaitRegistry(ctx, rev); err != nil {
+		t.Fatal(err)
+	}
+	w := &Walker{Lane: l.Devices}
+	if err := w.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Card.Present("1000000001"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Bio.WaitCaptureRequest(ctx); err != nil {
+		t.Fatal(err)
+	}
+	from := tail.mark()
+	l.StopDaemon()
+	ev := tail.waitFor(t, from, "refused", "LANE_CLOSED", "")
+	if ev.Card != "1000000001" {
+		t.Fatalf("the waiting traveller must be refused: %+v", ev)
+	}
+	last := tail.lastSeq()
+	if n, err := countAtHQ(ctx, l); err != nil || n != last {
+		t.Fatalf("after a clean shutdown HQ must have every event: %d at HQ, last seq %d (%v)", n, last, err)
+	}
+	if err := l.StartDaemon(); err != nil {
+		t.Fatal(err)
+	}
+	started := tail.waitFor(t, tail.mark(), "lane_mode", "", "")
+	if started.Seq != last+1 {
+		t.Fatalf("after a restart the sequence must go on: got %d, want %d", started.Seq, last+1)
+	}
+	if _, err := w.Walk(ctx, Traveller{Name: "after restart", Card: "1000000001", Samples: [][]byte{s.Genuine}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// countAtHQ counts the gate's events in HQ's stream.
+func countAtHQ(ctx context.Context, l *Lane) (uint64, error) {
+	st, err := l.HQ.JS.Stream(ctx, "TTP_EVENTS")
+	if err != nil {
+		return 0, err
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return info.State.Msgs, nil
 }
