@@ -10,73 +10,55 @@ import (
 	"ttpgate/match/template"
 )
 
-// DefaultThreshold is the score at and above which Matcher treats two finger
-// views as the same finger, used when Matcher.Threshold is not set.
-//
-// It is provisional, set between the score distributions this package's
-// tests can produce: impostors (3,000 random minutiae sets and the four
-// unrelated real finger views of the shared test data, also against distorted
-// copies of each other) reach at most about 0.21, while synthetic second
-// impressions of the real views (±8 px elastic warp, 30% of the minutiae
-// lost, 30% spurious, rotated and shifted) score 0.25 and more, milder ones
-// 0.45 and more. It is NOT calibrated to the design's target false match
-// rate of 1 in 10,000: that needs tens of thousands of impostor comparisons
-// of real templates from real captures (cmd/gatebench, once image
-// extraction exists), which the current test data cannot provide.
-const DefaultThreshold = 0.24
-
-// Tuning of the matcher, in pixels at 500 dpi and radians.
+// Limits on what Prepare accepts.
 const (
-	refPxPerCm = 500 / 2.54 // 500 dpi in pixels per centimetre
-
-	neighbors       = 8     // neighbours in a local structure
-	minNeighborDist = 8.0   // closer neighbours have unstable directions
-	maxNeighborDist = 160.0 // farther ones suffer too much from distortion
-
-	localDistTol  = 10.0               // local structure: absolute distance tolerance
-	localDistRel  = 0.10               // ... plus this fraction of the distance
-	localAngleTol = 22 * math.Pi / 180 // local structure: angle tolerance
-	minLocalSim   = 2                  // seeds need this many agreeing neighbours
-	maxSeeds      = 24                 // alignments tried per comparison
-
-	pairDistTol  = 16.0               // consolidation: distance tolerance
-	pairAngleTol = 25 * math.Pi / 180 // consolidation: direction tolerance
-	refinements  = 2                  // re-estimations of the alignment from matched pairs
-	angleWeight  = 400.0              // weight of minutia directions vs positions when aligning (px²)
-
-	minOverlap = 15 // overlap counts below this are raised to it when scoring
+	// MinResolution and MaxResolution bound a record's resolution fields
+	// (pixels per centimetre; 197 is 500 dpi). Outside them a record is
+	// taken for corrupt rather than scaled by a factor of 4 or more.
+	MinResolution = 98  // 250 dpi
+	MaxResolution = 788 // 2000 dpi
+	// MaxMinutiae is the most minutiae a finger view may have (the records'
+	// 8-bit count).
+	MaxMinutiae = 255
 )
 
+const refPxPerCm = 500 / 2.54 // 500 dpi in pixels per centimetre
+
 // point is a minutia in the matcher's frame: pixels at 500 dpi with Y
-// pointing up, so that Angle is an ordinary counter-clockwise angle.
+// pointing up, so that a is an ordinary counter-clockwise angle in [0, 2π).
 type point struct {
 	x, y, a float64
 }
 
-// neighbor is a rotation- and translation-invariant edge of a local structure.
-type neighbor struct {
-	j     int     // index of the neighbour
-	d     float64 // distance
-	phi   float64 // direction of the edge relative to the minutia's direction
-	delta float64 // the neighbour's direction relative to the minutia's direction
-}
-
-// Prepared holds a finger view's minutiae normalised to 500 dpi (using the
-// template's ResolutionX and ResolutionY), with their local structures and
-// the convex hull of their positions, ready for Score. A Prepared is
+// Prepared is one finger view ready for Score: its minutiae normalised to
+// 500 dpi using the template's resolution fields, the Minutia Cylinder-Code
+// descriptor of each minutia whose cylinder is valid, and the pairwise
+// geometry of those minutiae. Preparing costs far more than a comparison,
+// so prepare a probe once and compare it with every candidate. A Prepared is
 // immutable and safe for concurrent use.
 type Prepared struct {
 	pts  []point
-	nbrs [][]neighbor
-	hull hull // convex hull of pts
+	cyls []cylinder
+	ang  []float64 // direction of the minutia of each cylinder
+	// For cylinders u, v (index u*n+v, n = len(cyls)): the distance between
+	// their minutiae and the direction from u's minutia to v's relative to
+	// u's direction.
+	dist, rel []float32
 }
 
 // Len returns the number of minutiae.
 func (p *Prepared) Len() int { return len(p.pts) }
 
+// Cylinders returns the number of minutiae with a valid cylinder: the ones
+// that take part in comparisons.
+func (p *Prepared) Cylinders() int { return len(p.cyls) }
+
 // Prepare normalises finger view number finger (an index in t.Fingers) of t
-// for comparison. It fails if the index is out of range or a resolution is
-// zero.
+// and computes its descriptors. It fails, saying why, if the index is out of
+// range, a resolution is outside MinResolution..MaxResolution, a minutia
+// lies outside the image size the record declares, or an angle is not
+// finite. A view with too few minutiae is not an error: it prepares to a
+// view that matches nothing (Score 0).
 func Prepare(t *template.Template, finger int) (*Prepared, error) {
 	if t == nil {
 		return nil, errors.New("match: nil template")
@@ -84,61 +66,133 @@ func Prepare(t *template.Template, finger int) (*Prepared, error) {
 	if finger < 0 || finger >= len(t.Fingers) {
 		return nil, fmt.Errorf("match: finger view index %d out of range: the template has %d finger views", finger, len(t.Fingers))
 	}
-	if t.ResolutionX <= 0 || t.ResolutionY <= 0 {
-		return nil, fmt.Errorf("match: template resolution is %dx%d pixels/cm, want both positive (197 for 500 dpi)", t.ResolutionX, t.ResolutionY)
+	if t.ResolutionX < MinResolution || t.ResolutionX > MaxResolution || t.ResolutionY < MinResolution || t.ResolutionY > MaxResolution {
+		return nil, fmt.Errorf("match: template resolution is %dx%d pixels/cm, want %d..%d (197 for 500 dpi)", t.ResolutionX, t.ResolutionY, MinResolution, MaxResolution)
+	}
+	ms := t.Fingers[finger].Minutiae
+	if len(ms) > MaxMinutiae {
+		return nil, fmt.Errorf("match: finger view %d has %d minutiae, more than the %d a record can hold", finger, len(ms), MaxMinutiae)
 	}
 	sx, sy := refPxPerCm/float64(t.ResolutionX), refPxPerCm/float64(t.ResolutionY)
-	ms := t.Fingers[finger].Minutiae
-	p := &Prepared{pts: make([]point, len(ms)), nbrs: make([][]neighbor, len(ms))}
+	p := &Prepared{pts: make([]point, len(ms))}
 	for i, m := range ms {
 		if math.IsNaN(m.Angle) || math.IsInf(m.Angle, 0) {
 			return nil, fmt.Errorf("match: finger view %d, minutia %d: angle is %v", finger, i, m.Angle)
 		}
+		if m.X < 0 || m.Y < 0 || (t.Width > 0 && m.X >= t.Width) || (t.Height > 0 && m.Y >= t.Height) {
+			return nil, fmt.Errorf("match: finger view %d, minutia %d at (%d, %d) lies outside the %dx%d image the record declares", finger, i, m.X, m.Y, t.Width, t.Height)
+		}
 		p.pts[i] = point{x: float64(m.X) * sx, y: -float64(m.Y) * sy, a: normAngle(m.Angle)}
 	}
-	cand := make([]neighbor, 0, len(ms))
-	for i, pi := range p.pts {
-		cand = cand[:0]
-		for j, pj := range p.pts {
-			dx, dy := pj.x-pi.x, pj.y-pi.y
-			d := math.Hypot(dx, dy)
-			if j == i || d < minNeighborDist || d > maxNeighborDist {
+	var idx []int
+	p.cyls, idx = buildCylinders(p.pts, newHull(convexHull(p.pts)))
+	n := len(idx)
+	p.ang = make([]float64, n)
+	p.dist, p.rel = make([]float32, n*n), make([]float32, n*n)
+	for u, iu := range idx {
+		a := p.pts[iu]
+		p.ang[u] = a.a
+		for v, iv := range idx {
+			if u == v {
 				continue
 			}
-			cand = append(cand, neighbor{j: j, d: d,
-				phi:   normAngle(math.Atan2(dy, dx) - pi.a),
-				delta: normAngle(pj.a - pi.a)})
+			b := p.pts[iv]
+			dx, dy := b.x-a.x, b.y-a.y
+			p.dist[u*n+v] = float32(math.Hypot(dx, dy))
+			p.rel[u*n+v] = float32(angleDelta(a.a, math.Atan2(dy, dx)))
 		}
-		slices.SortFunc(cand, func(a, b neighbor) int { return cmp.Or(cmp.Compare(a.d, b.d), cmp.Compare(a.j, b.j)) })
-		p.nbrs[i] = slices.Clone(cand[:min(len(cand), neighbors)])
 	}
-	p.hull = newHull(convexHull(p.pts))
 	return p, nil
 }
 
-// alignment maps probe coordinates to candidate coordinates: rotate by rot,
-// then translate by (tx, ty).
-type alignment struct {
-	rot, cos, sin, tx, ty float64
+// Global consolidation: Local Similarity Sort with Relaxation (LSS-R,
+// Cappelli et al. 2010, section 5), with the candidate pairs chosen one to
+// one (greedily, best local similarity first) as in LSA.
+const (
+	minNP = 4    // fewest pairs the score averages
+	maxNP = 12   // most pairs the score averages
+	muP   = 20   // sigmoid of min(nA, nB) choosing nP between them
+	tauP  = 0.4  //
+	wR    = 0.5  // weight of a pair's own similarity in each relaxation step
+	nRel  = 5    // relaxation iterations
+	mu1   = 5.0  // compatibility: distance difference (px)
+	tau1  = -1.6 //
+	mu2   = math.Pi / 12
+	tau2  = -30.0 // compatibility: difference of the directions' difference
+	mu3   = math.Pi / 12
+	tau3  = -30.0 // compatibility: difference of the directions of the connecting edges
+)
+
+// Compatibility sigmoids, tabulated.
+const (
+	z1Step = 0.05 // px per entry
+	z1N    = 600  // up to 30 px; beyond, the sigmoid is < 1e-16
+	zAN    = 1024 // entries over [0, π]
+)
+
+var (
+	z1Table [z1N + 1]float32
+	z2Table [zAN + 1]float32
+	z3Table [zAN + 1]float32
+)
+
+func init() {
+	for i := range z1Table {
+		z1Table[i] = float32(sigmoid(float64(i)*z1Step, mu1, tau1))
+	}
+	for i := range z2Table {
+		a := float64(i) * math.Pi / zAN
+		z2Table[i] = float32(sigmoid(a, mu2, tau2))
+		z3Table[i] = float32(sigmoid(a, mu3, tau3))
+	}
 }
 
-func newAlignment(rot, tx, ty float64) alignment {
-	return alignment{rot: rot, cos: math.Cos(rot), sin: math.Sin(rot), tx: tx, ty: ty}
+func sigmoid(v, mu, tau float64) float64 { return 1 / (1 + math.Exp(-tau*(v-mu))) }
+
+// nPairs returns nP, the number of pairs the global score averages, for
+// views with na and nb cylinders.
+func nPairs(na, nb int) int {
+	return minNP + int(math.Round(sigmoid(float64(min(na, nb)), muP, tauP)*(maxNP-minNP)))
 }
 
-func (al alignment) apply(p point) point {
-	return point{x: al.cos*p.x - al.sin*p.y + al.tx, y: al.sin*p.x + al.cos*p.y + al.ty, a: normAngle(p.a + al.rot)}
+func zDist(d float32) float32 {
+	i := int(d*(1/z1Step) + 0.5)
+	if i > z1N {
+		return 0
+	}
+	return z1Table[i]
 }
 
-func (al alignment) invert(q point) point {
-	x, y := q.x-al.tx, q.y-al.ty
-	return point{x: al.cos*x + al.sin*y, y: -al.sin*x + al.cos*y, a: normAngle(q.a - al.rot)}
+func zAngle(t *[zAN + 1]float32, d float32) float32 {
+	if d < 0 {
+		d = -d
+	}
+	if d > math.Pi {
+		d = 2*math.Pi - d
+	}
+	return t[int(d*(zAN/math.Pi)+0.5)]
 }
 
-// pair is a probe/candidate minutia correspondence.
-type pair struct {
-	i, j int
-	cost float64 // 0 for a perfect match, up to 2 at the tolerances
+// scratch holds one comparison's working memory.
+type scratch struct {
+	keys  []uint64
+	tmp   []uint64
+	usedA []bool
+	usedB []bool
+	sel   []simPair
+	lam   []float32
+	next  []float32
+	rho   []float32
+	eff   []effPair
+}
+
+type simPair struct {
+	a, b int32
+	s    float32
+}
+
+type effPair struct {
+	eff, lam float32
 }
 
 // Score compares two prepared finger views and returns their similarity in
@@ -146,196 +200,158 @@ type pair struct {
 // (Score(a, b) == Score(b, a)), deterministic, and invariant to rotation and
 // translation. See the package documentation for the algorithm.
 func Score(probe, candidate *Prepared) float64 {
-	if probe == nil || candidate == nil || len(probe.pts) < 2 || len(candidate.pts) < 2 {
+	var s scratch
+	return s.score(probe, candidate)
+}
+
+func (s *scratch) score(a, b *Prepared) float64 {
+	if a == nil || b == nil || len(a.cyls) == 0 || len(b.cyls) == 0 {
 		return 0
 	}
-	if less(candidate, probe) {
-		probe, candidate = candidate, probe
+	if less(b, a) {
+		a, b = b, a
 	}
-	s := &scorer{p: probe, c: candidate}
-	return s.run()
-}
-
-type scorer struct {
-	p, c    *Prepared
-	used    []bool
-	pairs   []pair
-	matched []pair
-}
-
-type seed struct {
-	i, j int
-	sim  int
-}
-
-func (s *scorer) run() float64 {
-	p, c := s.p, s.c
-	var seeds []seed
-	for i := range p.pts {
-		for j := range c.pts {
-			if sim := s.localSim(i, j, nil); sim >= minLocalSim {
-				seeds = append(seeds, seed{i, j, sim})
-			}
-		}
-	}
-	slices.SortFunc(seeds, func(a, b seed) int {
-		return cmp.Or(cmp.Compare(b.sim, a.sim), cmp.Compare(a.i, b.i), cmp.Compare(a.j, b.j))
-	})
-	seeds = seeds[:min(len(seeds), maxSeeds)]
-
-	best := 0.0
-	var local []pair
-	for _, sd := range seeds {
-		local = local[:0]
-		local = append(local, pair{i: sd.i, j: sd.j})
-		s.localSim(sd.i, sd.j, &local)
-		al := s.fit(local)
-		score := 0.0
-		for r := 0; ; r++ {
-			s.consolidate(al)
-			score = max(score, s.score(al, max(best, score)))
-			if r == refinements || len(s.matched) < 3 {
-				break
-			}
-			al = s.fit(s.matched)
-		}
-		best = max(best, score)
-	}
-	return best
-}
-
-func (s *scorer) usedReset(n int) {
-	if cap(s.used) < n {
-		s.used = make([]bool, n)
-	}
-	s.used = s.used[:n]
-	clear(s.used)
-}
-
-// localSim counts the neighbours of probe minutia i and candidate minutia j
-// that agree in distance and relative angles, matching them one to one.
-// If out is not nil, the agreeing neighbour pairs are appended to it.
-func (s *scorer) localSim(i, j int, out *[]pair) int {
-	a, b := s.p.nbrs[i], s.c.nbrs[j]
-	s.usedReset(len(b))
-	n := 0
-	for _, na := range a {
-		bestK, bestCost := -1, math.Inf(1)
-		for k, nb := range b {
-			// b is sorted by distance: stop once nb is too far.
-			tol := localDistTol + localDistRel*0.5*(na.d+nb.d)
-			if nb.d-na.d > tol {
-				break
-			}
-			dd := math.Abs(na.d - nb.d)
-			if s.used[k] || dd > tol {
+	// Local similarities of every pair of cylinders whose minutiae's
+	// directions differ by at most δθ, as sort keys: similarity
+	// descending, then indices ascending.
+	s.keys = s.keys[:0]
+	for u := range a.cyls {
+		ca, au := &a.cyls[u], a.ang[u]
+		for v := range b.cyls {
+			if math.Abs(angleDelta(au, b.ang[v])) > maxDTheta {
 				continue
 			}
-			dphi, ddelta := angleDiff(na.phi, nb.phi), angleDiff(na.delta, nb.delta)
-			if dphi > localAngleTol || ddelta > localAngleTol {
-				continue
-			}
-			if cost := dd/tol + dphi/localAngleTol + ddelta/localAngleTol; cost < bestCost {
-				bestK, bestCost = k, cost
-			}
-		}
-		if bestK >= 0 {
-			s.used[bestK] = true
-			n++
-			if out != nil {
-				*out = append(*out, pair{i: na.j, j: b[bestK].j})
+			if sim := cylinderSim(ca, &b.cyls[v]); sim > 0 {
+				s.keys = append(s.keys, uint64(math.MaxUint32-math.Float32bits(sim))<<32|uint64(u)<<16|uint64(v))
 			}
 		}
 	}
-	return n
-}
-
-// fit estimates the rigid alignment that best maps the probe minutiae of
-// pairs onto their candidate minutiae (least squares on positions, plus the
-// minutia directions weighted by angleWeight).
-func (s *scorer) fit(pairs []pair) alignment {
-	var pcx, pcy, qcx, qcy float64
-	for _, pr := range pairs {
-		p, q := s.p.pts[pr.i], s.c.pts[pr.j]
-		pcx, pcy, qcx, qcy = pcx+p.x, pcy+p.y, qcx+q.x, qcy+q.y
+	if len(s.keys) == 0 {
+		return 0
 	}
-	n := float64(len(pairs))
-	pcx, pcy, qcx, qcy = pcx/n, pcy/n, qcx/n, qcy/n
-	var sc, ss float64
-	for _, pr := range pairs {
-		p, q := s.p.pts[pr.i], s.c.pts[pr.j]
-		px, py, qx, qy := p.x-pcx, p.y-pcy, q.x-qcx, q.y-qcy
-		sc += px*qx + py*qy + angleWeight*math.Cos(q.a-p.a)
-		ss += px*qy - py*qx + angleWeight*math.Sin(q.a-p.a)
-	}
-	rot := math.Atan2(ss, sc)
-	cos, sin := math.Cos(rot), math.Sin(rot)
-	return newAlignment(rot, qcx-(cos*pcx-sin*pcy), qcy-(sin*pcx+cos*pcy))
-}
-
-// consolidate pairs the aligned probe minutiae with candidate minutiae one to
-// one, closest first, within the distance and direction tolerances.
-func (s *scorer) consolidate(al alignment) {
-	s.pairs = s.pairs[:0]
-	for i, p := range s.p.pts {
-		q := al.apply(p)
-		for j, c := range s.c.pts {
-			dx, dy := c.x-q.x, c.y-q.y
-			if math.Abs(dx) > pairDistTol || math.Abs(dy) > pairDistTol {
-				continue
-			}
-			d := math.Hypot(dx, dy)
-			da := angleDiff(c.a, q.a)
-			if d > pairDistTol || da > pairAngleTol {
-				continue
-			}
-			s.pairs = append(s.pairs, pair{i: i, j: j, cost: sq(d/pairDistTol) + sq(da/pairAngleTol)})
-		}
-	}
-	slices.SortFunc(s.pairs, func(a, b pair) int {
-		return cmp.Or(cmp.Compare(a.cost, b.cost), cmp.Compare(a.i, b.i), cmp.Compare(a.j, b.j))
-	})
-	s.usedReset(len(s.p.pts) + len(s.c.pts))
-	usedP, usedC := s.used[:len(s.p.pts)], s.used[len(s.p.pts):]
-	s.matched = s.matched[:0]
-	for _, pr := range s.pairs {
-		if usedP[pr.i] || usedC[pr.j] {
+	// The nR best pairs, one to one: the keys are bucketed by their top
+	// bits (similarity) and only the buckets needed are sorted.
+	nr := min(len(a.cyls), len(b.cyls))
+	s.usedA = resetBools(s.usedA, len(a.cyls))
+	s.usedB = resetBools(s.usedB, len(b.cyls))
+	s.sel = s.sel[:0]
+	s.sortKeys()
+	for _, k := range s.keys {
+		sp := simPair{a: int32(k >> 16 & 0xffff), b: int32(k & 0xffff), s: math.Float32frombits(math.MaxUint32 - uint32(k>>32))}
+		if s.usedA[sp.a] || s.usedB[sp.b] {
 			continue
 		}
-		usedP[pr.i], usedC[pr.j] = true, true
-		s.matched = append(s.matched, pr)
+		s.usedA[sp.a], s.usedB[sp.b] = true, true
+		s.sel = append(s.sel, sp)
+		if len(s.sel) == nr {
+			break
+		}
 	}
+	n := len(s.sel)
+	np := min(nPairs(len(a.cyls), len(b.cyls)), n)
+	// Relaxation: each pair's similarity is reinforced by the pairs that
+	// are geometrically compatible with it.
+	s.lam = resize(s.lam, n)
+	s.next = resize(s.next, n)
+	for t, sp := range s.sel {
+		s.lam[t] = sp.s
+	}
+	if n > 1 {
+		s.rho = resize(s.rho, n*n)
+		na, nb := len(a.cyls), len(b.cyls)
+		for t := range n {
+			at, bt := int(s.sel[t].a), int(s.sel[t].b)
+			s.rho[t*n+t] = 0
+			for k := t + 1; k < n; k++ {
+				ak, bk := int(s.sel[k].a), int(s.sel[k].b)
+				d1 := a.dist[at*na+ak] - b.dist[bt*nb+bk]
+				if d1 < 0 {
+					d1 = -d1
+				}
+				r := zDist(d1)
+				if r != 0 {
+					d2 := float32(angleDelta(a.ang[at]-a.ang[ak], b.ang[bt]-b.ang[bk]))
+					d3 := float32(angleDelta(float64(a.rel[at*na+ak]), float64(b.rel[bt*nb+bk])))
+					r *= zAngle(&z2Table, d2) * zAngle(&z3Table, d3)
+				}
+				s.rho[t*n+k], s.rho[k*n+t] = r, r
+			}
+		}
+		inv := (1 - wR) / float32(n-1)
+		for range nRel {
+			for t := range n {
+				sum := float32(0)
+				row := s.rho[t*n : t*n+n]
+				for k, r := range row {
+					sum += r * s.lam[k]
+				}
+				s.next[t] = wR*s.lam[t] + inv*sum
+			}
+			s.lam, s.next = s.next, s.lam
+		}
+	}
+	// The nP pairs that kept their similarity best (efficiency λ/λ⁰),
+	// averaged.
+	s.eff = s.eff[:0]
+	for t, sp := range s.sel {
+		s.eff = append(s.eff, effPair{eff: s.lam[t] / sp.s, lam: s.lam[t]})
+	}
+	slices.SortFunc(s.eff, func(x, y effPair) int { return cmp.Or(cmp.Compare(y.eff, x.eff), cmp.Compare(y.lam, x.lam)) })
+	sum := 0.0
+	for _, e := range s.eff[:np] {
+		sum += float64(e.lam)
+	}
+	// Divide by nP even if fewer pairs exist: few pairs are weak evidence.
+	return min(1, max(0, sum/float64(nPairs(len(a.cyls), len(b.cyls)))))
 }
 
-// score turns the matched pairs under al into a similarity: the squared
-// quality-weighted number of pairs over the product of the numbers of
-// minutiae of each view inside the other's (aligned) area, those numbers
-// being at least minOverlap so that a tiny overlap cannot score high.
-func (s *scorer) score(al alignment, atLeast float64) float64 {
-	if len(s.matched) == 0 {
-		return 0
+// sortKeys sorts s.keys ascending with a counting sort on the similarity
+// (quantised to 1/256) followed by sorting each bucket.
+func (s *scratch) sortKeys() {
+	const nb = 256
+	var count [nb + 1]int32
+	bucket := func(k uint64) int {
+		sim := math.Float32frombits(math.MaxUint32 - uint32(k>>32))
+		return nb - 1 - min(nb-1, int(sim*nb)) // high similarity first
 	}
-	w := 0.0
-	for _, pr := range s.matched {
-		w += 1 - pr.cost/2 // 1 for a perfect pair, 0 at both tolerances
+	for _, k := range s.keys {
+		count[bucket(k)+1]++
 	}
-	if lo := float64(max(minOverlap, len(s.matched))); w*w/(lo*lo) <= atLeast {
-		return 0 // cannot beat the best score so far
+	for i := 1; i <= nb; i++ {
+		count[i] += count[i-1]
 	}
-	np := 0
-	for _, p := range s.p.pts {
-		if inHull(s.c.hull, al.apply(p), pairDistTol) {
-			np++
+	if cap(s.tmp) < len(s.keys) {
+		s.tmp = make([]uint64, len(s.keys))
+	}
+	s.tmp = s.tmp[:len(s.keys)]
+	pos := count
+	for _, k := range s.keys {
+		b := bucket(k)
+		s.tmp[pos[b]] = k
+		pos[b]++
+	}
+	for b := range nb {
+		if count[b+1]-count[b] > 1 {
+			slices.Sort(s.tmp[count[b]:count[b+1]])
 		}
 	}
-	nc := 0
-	for _, c := range s.c.pts {
-		if inHull(s.p.hull, al.invert(c), pairDistTol) {
-			nc++
-		}
+	s.keys, s.tmp = s.tmp, s.keys
+}
+
+func resetBools(b []bool, n int) []bool {
+	if cap(b) < n {
+		return make([]bool, n)
 	}
-	np, nc = max(np, minOverlap, len(s.matched)), max(nc, minOverlap, len(s.matched))
-	return min(1, w*w/(float64(np)*float64(nc)))
+	b = b[:n]
+	clear(b)
+	return b
+}
+
+func resize(f []float32, n int) []float32 {
+	if cap(f) < n {
+		return make([]float32, n)
+	}
+	return f[:n]
 }
 
 // less orders prepared views (by size, then coordinates) so that Score can
@@ -354,162 +370,12 @@ func less(a, b *Prepared) bool {
 
 // normAngle returns a in [0, 2π).
 func normAngle(a float64) float64 {
-	const twoPi = 2 * math.Pi
-	switch {
-	case a >= 0 && a < twoPi:
-		return a
-	case a < 0 && a >= -twoPi:
-		a += twoPi
-	case a >= twoPi && a < 2*twoPi:
-		a -= twoPi
-	default:
-		a = math.Mod(a, twoPi)
-		if a < 0 {
-			a += twoPi
-		}
+	a = math.Mod(a, 2*math.Pi)
+	if a < 0 {
+		a += 2 * math.Pi
 	}
-	if a >= twoPi { // rounding of a tiny negative a
+	if a >= 2*math.Pi {
 		a = 0
 	}
 	return a
 }
-
-// angleDiff returns the absolute difference of two angles in [0, 2π), in [0, π].
-func angleDiff(a, b float64) float64 {
-	d := math.Abs(a - b)
-	if d > math.Pi {
-		d = 2*math.Pi - d
-	}
-	return d
-}
-
-// convexHull returns the convex hull of pts, counter-clockwise, by Andrew's
-// monotone chain.
-func convexHull(pts []point) []point {
-	ps := slices.Clone(pts)
-	slices.SortFunc(ps, func(a, b point) int { return cmp.Or(cmp.Compare(a.x, b.x), cmp.Compare(a.y, b.y)) })
-	ps = slices.CompactFunc(ps, func(a, b point) bool { return a.x == b.x && a.y == b.y })
-	if len(ps) < 3 {
-		return ps
-	}
-	cross := func(o, a, b point) float64 { return (a.x-o.x)*(b.y-o.y) - (a.y-o.y)*(b.x-o.x) }
-	h := make([]point, 0, 2*len(ps))
-	for _, p := range ps {
-		for len(h) >= 2 && cross(h[len(h)-2], h[len(h)-1], p) <= 0 {
-			h = h[:len(h)-1]
-		}
-		h = append(h, p)
-	}
-	lower := len(h) + 1
-	for i := len(ps) - 2; i >= 0; i-- {
-		p := ps[i]
-		for len(h) >= lower && cross(h[len(h)-2], h[len(h)-1], p) <= 0 {
-			h = h[:len(h)-1]
-		}
-		h = append(h, p)
-	}
-	return h[:len(h)-1]
-}
-
-// hull is a convex polygon, counter-clockwise, with its edges' inward unit
-// normals precomputed.
-type hull struct {
-	v      []point
-	nx, ny []float64
-}
-
-func newHull(v []point) hull {
-	h := hull{v: v}
-	if len(v) < 3 {
-		return h
-	}
-	h.nx, h.ny = make([]float64, len(v)), make([]float64, len(v))
-	for k := range v {
-		a, b := v[k], v[(k+1)%len(v)]
-		ex, ey := b.x-a.x, b.y-a.y
-		l := math.Hypot(ex, ey)
-		h.nx[k], h.ny[k] = -ey/l, ex/l
-	}
-	return h
-}
-
-// inHull reports whether q lies inside the convex polygon h or within margin
-// of it. Degenerate hulls (fewer than 3 vertices) contain the points within
-// margin of their vertices or segment.
-func inHull(h hull, q point, margin float64) bool {
-	switch len(h.v) {
-	case 0:
-		return false
-	case 1:
-		return math.Hypot(q.x-h.v[0].x, q.y-h.v[0].y) <= margin
-	case 2:
-		return segDist(h.v[0], h.v[1], q) <= margin
-	}
-	for k, a := range h.v {
-		// Signed distance of q to the inner side of edge k.
-		if (q.x-a.x)*h.nx[k]+(q.y-a.y)*h.ny[k] < -margin {
-			return false
-		}
-	}
-	return true
-}
-
-func segDist(a, b, q point) float64 {
-	ex, ey := b.x-a.x, b.y-a.y
-	t := ((q.x-a.x)*ex + (q.y-a.y)*ey) / (ex*ex + ey*ey)
-	t = max(0, min(1, t))
-	return math.Hypot(q.x-(a.x+t*ex), q.y-(a.y+t*ey))
-}
-
-// Matcher verifies a probe against the enrolled templates of one user.
-// The zero Matcher uses DefaultThreshold.
-type Matcher struct {
-	// Threshold is the score at and above which a probe matches; zero,
-	// negative or NaN means DefaultThreshold (a threshold of zero would
-	// accept everyone).
-	Threshold float64
-}
-
-func (m Matcher) threshold() float64 {
-	if !(m.Threshold > 0) {
-		return DefaultThreshold
-	}
-	return m.Threshold
-}
-
-// Verify compares every finger view of probe with every finger view of the
-// enrolled templates of one user (1:1 verification, the card names the
-// user) and returns the best score and whether it reaches the threshold.
-// It fails if probe has no finger view, enrolled is empty, or a template
-// cannot be prepared; the error names the template and finger view.
-func (m Matcher) Verify(probe *template.Template, enrolled []*template.Template) (best float64, matched bool, err error) {
-	if probe == nil || len(probe.Fingers) == 0 {
-		return 0, false, errors.New("match: the probe template has no finger view")
-	}
-	if len(enrolled) == 0 {
-		return 0, false, errors.New("match: no enrolled template to verify against")
-	}
-	probes := make([]*Prepared, len(probe.Fingers))
-	for i := range probe.Fingers {
-		if probes[i], err = Prepare(probe, i); err != nil {
-			return 0, false, fmt.Errorf("match: probe: %w", err)
-		}
-	}
-	for e, t := range enrolled {
-		if t == nil {
-			return 0, false, fmt.Errorf("match: enrolled template %d is nil", e)
-		}
-		for f := range t.Fingers {
-			c, err := Prepare(t, f)
-			if err != nil {
-				return 0, false, fmt.Errorf("match: enrolled template %d: %w", e, err)
-			}
-			for _, p := range probes {
-				best = max(best, Score(p, c))
-			}
-		}
-	}
-	return best, best >= m.threshold(), nil
-}
-
-func sq(x float64) float64 { return x * x }

@@ -1,0 +1,433 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"ttpgate/match"
+	"ttpgate/match/extract"
+	"ttpgate/match/legacy"
+	"ttpgate/match/template"
+)
+
+func init() {
+	register("match", "--images DIR [--calibrate DIR2 --table FILE] [--legacy=false]   FVC protocol on F_I.png images: accuracy and speed of extraction and matcher", matchBench)
+}
+
+// MatchResult is the result of `gatebench match`.
+type MatchResult struct {
+	Bench           string   `json:"bench"`
+	Images          string   `json:"images"`
+	Fingers         int      `json:"fingers"`
+	Impressions     int      `json:"impressions"`
+	Genuine         int      `json:"genuine"`
+	Impostor        int      `json:"impostor"`
+	FailedToExtract int      `json:"failed_to_extract"`
+	EER             float64  `json:"eer"`
+	FNMRAt1e2       float64  `json:"fnmr_at_fmr_1e-2"`
+	FNMRAt1e3       float64  `json:"fnmr_at_fmr_1e-3"`
+	FNMRAtZeroFMR   float64  `json:"fnmr_at_fmr_0"`
+	FNMRAtDefault   float64  `json:"fnmr_at_default_threshold"`
+	FMRAtDefault    float64  `json:"fmr_at_default_threshold"`
+	DefaultThresh   float64  `json:"default_threshold"`
+	ExtractMSP50    float64  `json:"extract_ms_p50"`
+	ExtractMSP99    float64  `json:"extract_ms_p99"`
+	ComparesPerSec  float64  `json:"compares_per_sec"`
+	PrepareUSP50    float64  `json:"prepare_us_p50"`
+	Verify10MSP99   float64  `json:"verify_10_fingers_ms_p99"`
+	TemplateBytes50 int      `json:"template_bytes_p50"`
+	MinutiaeP50     int      `json:"minutiae_p50"`
+	Legacy          *Scores  `json:"legacy,omitempty"`
+	Calibration     *CalInfo `json:"calibration,omitempty"`
+	Machine         Machine  `json:"machine"`
+}
+
+// Scores are the accuracy figures of one matcher.
+type Scores struct {
+	EER            float64 `json:"eer"`
+	FNMRAt1e2      float64 `json:"fnmr_at_fmr_1e-2"`
+	FNMRAt1e3      float64 `json:"fnmr_at_fmr_1e-3"`
+	ComparesPerSec float64 `json:"compares_per_sec"`
+}
+
+// CalInfo describes a calibration run.
+type CalInfo struct {
+	Impostors int       `json:"impostors"`
+	Max       float64   `json:"max_impostor_score"`
+	FMR       []float64 `json:"fmr"`
+	Threshold []float64 `json:"threshold"`
+	Method    string    `json:"method"`
+}
+
+type sample struct {
+	finger, impression int
+	tmpl               *template.Template
+	prep               *match.Prepared
+	old                *legacy.Prepared
+	bytes              int
+}
+
+func loadSet(dir string, res *MatchResult) ([]*sample, []float64, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*_*.png"))
+	if err != nil || len(files) == 0 {
+		return nil, nil, fmt.Errorf("no F_I.png images in %s", dir)
+	}
+	slices.Sort(files)
+	var out []*sample
+	var ms []float64
+	fingers, imps := map[int]bool{}, map[int]bool{}
+	for _, f := range files {
+		var fi, ii int
+		if _, err := fmt.Sscanf(filepath.Base(f), "%d_%d.png", &fi, &ii); err != nil {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, nil, err
+		}
+		fingers[fi], imps[ii] = true, true
+		start := processCPUTime() // OpenCV may use threads of its own
+		iso, err := extract.ExtractISO(data, extract.Options{})
+		ms = append(ms, float64((processCPUTime()-start).Microseconds())/1000)
+		s := &sample{finger: fi, impression: ii}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v (scores 0)\n", f, err)
+			if res != nil {
+				res.FailedToExtract++
+			}
+			out = append(out, s)
+			continue
+		}
+		s.bytes = len(iso)
+		if s.tmpl, err = template.Decode(iso); err != nil {
+			return nil, nil, fmt.Errorf("%s: extracted record does not decode: %v", f, err)
+		}
+		if s.prep, err = match.Prepare(s.tmpl, 0); err != nil {
+			return nil, nil, fmt.Errorf("%s: %v", f, err)
+		}
+		if s.old, err = legacy.Prepare(s.tmpl, 0); err != nil {
+			return nil, nil, fmt.Errorf("%s: %v", f, err)
+		}
+		out = append(out, s)
+	}
+	if res != nil {
+		res.Fingers, res.Impressions = len(fingers), len(imps)
+	}
+	return out, ms, nil
+}
+
+func score(a, b *sample) float64 {
+	if a.prep == nil || b.prep == nil {
+		return 0
+	}
+	return match.Score(a.prep, b.prep)
+}
+
+func legacyScore(a, b *sample) float64 {
+	if a.old == nil || b.old == nil {
+		return 0
+	}
+	return legacy.Score(a.old, b.old)
+}
+
+// fvc returns the genuine (same finger, i<j) and impostor (finger a < b,
+// every impression) scores.
+func fvc(set []*sample, f func(a, b *sample) float64) (gen, imp []float64) {
+	for i, a := range set {
+		for _, b := range set[i+1:] {
+			switch {
+			case a.finger == b.finger && a.impression < b.impression:
+				gen = append(gen, f(a, b))
+			case a.finger < b.finger:
+				imp = append(imp, f(a, b))
+			case a.finger > b.finger:
+				imp = append(imp, f(b, a))
+			}
+		}
+	}
+	return gen, imp
+}
+
+// rates returns the EER and the FNMR at FMR 1e-2, 1e-3 and 0.
+func rates(gen, imp []float64) (eer, f2, f3, f0 float64) {
+	g, im := slices.Sorted(slices.Values(gen)), slices.Sorted(slices.Values(imp))
+	fnmr := func(t float64) float64 { // genuine below t
+		i, _ := slices.BinarySearch(g, t)
+		return float64(i) / float64(len(g))
+	}
+	fmr := func(t float64) float64 { // impostors at or above t
+		i, _ := slices.BinarySearch(im, t)
+		return float64(len(im)-i) / float64(len(im))
+	}
+	// Thresholds: every score, plus just above the largest.
+	cands := append(slices.Clone(g), im...)
+	cands = append(cands, math.Nextafter(im[len(im)-1], 2))
+	slices.Sort(cands)
+	eer = 1
+	f2, f3, f0 = 1, 1, 1
+	for _, t := range cands {
+		a, r := fmr(t), fnmr(t)
+		if e := max(a, r); e < eer {
+			eer = e
+		}
+		if a <= 1e-2 {
+			f2 = min(f2, r)
+		}
+		if a <= 1e-3 {
+			f3 = min(f3, r)
+		}
+		if a == 0 {
+			f0 = min(f0, r)
+		}
+	}
+	// EER as the mean of FMR and FNMR where they cross.
+	best := 2.0
+	for _, t := range cands {
+		a, r := fmr(t), fnmr(t)
+		if d := math.Abs(a - r); d < best {
+			best, eer = d, (a+r)/2
+		}
+	}
+	return eer, f2, f3, f0
+}
+
+func pct(v []float64, p float64) float64 {
+	s := slices.Sorted(slices.Values(v))
+	return s[min(len(s)-1, int(p*float64(len(s))))]
+}
+
+func matchBench(ctx context.Context, args []string) (any, error) {
+	fs := newFlags("match")
+	dir := fs.String("images", "", "folder of F_I.png images (finger F, impression I)")
+	cal := fs.String("calibrate", "", "a second folder of the same fingers: calibrate thresholds on the impostors of both sets and across them")
+	table := fs.String("table", "", "with --calibrate: write the calibration table as Go source to this file")
+	withLegacy := fs.Bool("legacy", true, "also score with the first matcher (match/legacy)")
+	if err := fs.Parse(args); err != nil || *dir == "" {
+		return nil, errUsage
+	}
+	runtime.GOMAXPROCS(1) // one core, as the figures say
+	res := MatchResult{Bench: "match", Images: *dir, Machine: machine(), DefaultThresh: match.DefaultThreshold}
+	set, ms, err := loadSet(*dir, &res)
+	if err != nil {
+		return nil, err
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	res.ExtractMSP50, res.ExtractMSP99 = pct(ms, 0.5), pct(ms, 0.99)
+	var sizes, counts []float64
+	for _, s := range set {
+		if s.tmpl != nil {
+			sizes = append(sizes, float64(s.bytes))
+			counts = append(counts, float64(len(s.tmpl.Fingers[0].Minutiae)))
+		}
+	}
+	if len(sizes) > 0 {
+		res.TemplateBytes50, res.MinutiaeP50 = int(pct(sizes, 0.5)), int(pct(counts, 0.5))
+	}
+	gen, imp := fvc(set, score)
+	res.Genuine, res.Impostor = len(gen), len(imp)
+	if len(gen) == 0 || len(imp) == 0 {
+		return nil, fmt.Errorf("%s: need at least 2 fingers of at least 2 impressions", *dir)
+	}
+	res.EER, res.FNMRAt1e2, res.FNMRAt1e3, res.FNMRAtZeroFMR = rates(gen, imp)
+	below := 0
+	for _, g := range gen {
+		if g < match.DefaultThreshold {
+			below++
+		}
+	}
+	above := 0
+	for _, i := range imp {
+		if i >= match.DefaultThreshold {
+			above++
+		}
+	}
+	res.FNMRAtDefault = float64(below) / float64(len(gen))
+	res.FMRAtDefault = float64(above) / float64(len(imp))
+	res.ComparesPerSec, res.PrepareUSP50, res.Verify10MSP99 = speed(set)
+	if *withLegacy {
+		lg, li := fvc(set, legacyScore)
+		var l Scores
+		l.EER, l.FNMRAt1e2, l.FNMRAt1e3, _ = rates(lg, li)
+		l.ComparesPerSec = legacySpeed(set)
+		res.Legacy = &l
+	}
+	if *cal != "" {
+		other, _, err := loadSet(*cal, nil)
+		if err != nil {
+			return nil, err
+		}
+		ci, err := calibrate(set, other, *dir, *cal, *table)
+		if err != nil {
+			return nil, err
+		}
+		res.Calibration = ci
+	}
+	return res, nil
+}
+
+// cpuTime returns the CPU time the calling OS thread has used (the
+// machine is shared: wall time would count other processes' work).
+func cpuTime() time.Duration {
+	var ts syscall.Timespec
+	const clockThreadCPUTime = 3 // CLOCK_THREAD_CPUTIME_ID (Linux)
+	if _, _, e := syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockThreadCPUTime, uintptr(unsafe.Pointer(&ts)), 0); e != 0 {
+		return 0
+	}
+	return time.Duration(ts.Nano())
+}
+
+// processCPUTime returns the CPU time of the whole process.
+func processCPUTime() time.Duration {
+	var ts syscall.Timespec
+	const clockProcessCPUTime = 2 // CLOCK_PROCESS_CPUTIME_ID (Linux)
+	if _, _, e := syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockProcessCPUTime, uintptr(unsafe.Pointer(&ts)), 0); e != 0 {
+		return 0
+	}
+	return time.Duration(ts.Nano())
+}
+
+// speed measures one core's comparisons per second in verifications of one
+// probe against 10 candidates (prepared at enrolment), the probe's
+// preparation included and amortised over them; the median preparation;
+// and the 99th percentile of a whole Verify of templates against 10
+// enrolled templates (every preparation included).
+func speed(set []*sample) (perSec, prepUS, verify10 float64) {
+	var ok []*sample
+	for _, s := range set {
+		if s.tmpl != nil {
+			ok = append(ok, s)
+		}
+	}
+	if len(ok) < 11 {
+		return 0, 0, 0
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var prep []float64
+	compares := 0
+	start, cpu0 := time.Now(), cpuTime()
+	for round := 0; time.Since(start) < 3*time.Second || round < 1; round++ {
+		for i, p := range ok {
+			t0 := cpuTime()
+			pp, _ := match.Prepare(p.tmpl, 0)
+			prep = append(prep, float64((cpuTime()-t0).Nanoseconds())/1000)
+			cands := make([]*match.Prepared, 0, 10)
+			for k := 1; len(cands) < 10; k++ {
+				cands = append(cands, ok[(i+k)%len(ok)].prep)
+			}
+			match.Matcher{}.VerifyPrepared([]*match.Prepared{pp}, cands)
+			compares += len(cands)
+		}
+	}
+	perSec = float64(compares) / (cpuTime() - cpu0).Seconds()
+	var ver []float64
+	for i, p := range ok {
+		var enrolled []*template.Template
+		for k := 1; len(enrolled) < 10; k++ {
+			enrolled = append(enrolled, ok[(i+k)%len(ok)].tmpl)
+		}
+		t0 := cpuTime()
+		match.Matcher{}.Verify(p.tmpl, enrolled)
+		ver = append(ver, float64((cpuTime()-t0).Microseconds())/1000)
+	}
+	return perSec, pct(prep, 0.5), pct(ver, 0.99)
+}
+
+func legacySpeed(set []*sample) float64 {
+	var ok []*sample
+	for _, s := range set {
+		if s.tmpl != nil {
+			ok = append(ok, s)
+		}
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	compares := 0
+	start, cpu0 := time.Now(), cpuTime()
+	for time.Since(start) < 2*time.Second {
+		for i, p := range ok {
+			pp, _ := legacy.Prepare(p.tmpl, 0)
+			for k := 1; k <= 10; k++ {
+				legacy.Score(pp, ok[(i+k)%len(ok)].old)
+				compares++
+			}
+		}
+	}
+	return float64(compares) / (cpuTime() - cpu0).Seconds()
+}
+
+// calibrate collects impostor scores within each set and across the two
+// (finger a of one set against finger b≠a of the other), and derives the
+// thresholds for FMR 1e-1..1e-6: empirical quantiles where the data
+// resolve them (at least 10 impostors above), beyond that an exponential fit
+// of the tail (the 10% highest impostor scores).
+func calibrate(a, b []*sample, da, db, table string) (*CalInfo, error) {
+	_, ia := fvc(a, score)
+	_, ib := fvc(b, score)
+	imp := append(ia, ib...)
+	for _, x := range a {
+		for _, y := range b {
+			if x.finger != y.finger {
+				imp = append(imp, score(x, y))
+			}
+		}
+	}
+	slices.Sort(imp)
+	n := len(imp)
+	ci := &CalInfo{Impostors: n, Max: imp[n-1]}
+	// Exponential tail: P(S >= t) = p0 * exp(-(t - t0)/beta) for t >= t0,
+	// t0 the 99th percentile (at least the 20th highest score), beta the
+	// mean excess over t0 (maximum likelihood for an exponential).
+	k0 := min(n-n/100, n-20)
+	t0 := imp[k0]
+	p0 := float64(n-k0) / float64(n)
+	beta := 0.0
+	for _, s := range imp[k0:] {
+		beta += s - t0
+	}
+	beta /= float64(n - k0)
+	ci.Method = fmt.Sprintf("empirical quantile where at least 10 of the %d impostors lie above it; beyond, the higher of an exponential fit of the top 1%% (t0=%.4f, beta=%.4f, p0=%.4f) and just above the impostor at that rank; below 1/%d, the fitted slope anchored at the highest impostor score seen (%.4f)", n, t0, beta, p0, n, imp[n-1])
+	for _, fmr := range []float64{1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6} {
+		var t float64
+		if fmr*float64(n) >= 10 {
+			k := n - int(math.Round(fmr*float64(n)))
+			t = math.Nextafter(imp[k-1], 2) // just above the score of the impostor at that rank
+		} else if fmr*float64(n) >= 1 {
+			k := n - int(fmr*float64(n))
+			t = max(t0+beta*math.Log(p0/fmr), math.Nextafter(imp[k], 2))
+		} else {
+			// Below 1/n nothing is measured: the fitted slope, anchored
+			// at the highest impostor score seen.
+			t = max(t0+beta*math.Log(p0/fmr), math.Nextafter(imp[n-1], 2)+beta*math.Log(1/(fmr*float64(n))))
+		}
+		ci.FMR = append(ci.FMR, fmr)
+		ci.Threshold = append(ci.Threshold, math.Ceil(t*1e4)/1e4)
+	}
+	if table != "" {
+		var sb strings.Builder
+		fmt.Fprintf(&sb, "// Code generated by `gatebench match --images %s --calibrate %s --table ...`; DO NOT EDIT.\n\n", filepath.Base(filepath.Clean(da)), filepath.Base(filepath.Clean(db)))
+		sb.WriteString("package match\n\n")
+		fmt.Fprintf(&sb, "// calibrationImpostors is the number of impostor comparisons the table rests on.\nconst calibrationImpostors = %d\n\n", n)
+		fmt.Fprintf(&sb, "// calibrationMethod says how the thresholds were derived.\nconst calibrationMethod = %q\n\n", ci.Method)
+		sb.WriteString("// calibration maps false match rates to thresholds, FMR decreasing.\nvar calibration = []calPoint{\n")
+		for i := range ci.FMR {
+			fmt.Fprintf(&sb, "\t{fmr: %g, threshold: %.4f},\n", ci.FMR[i], ci.Threshold[i])
+		}
+		sb.WriteString("}\n")
+		if err := os.WriteFile(table, []byte(sb.String()), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	return ci, nil
+}

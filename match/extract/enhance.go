@@ -1,0 +1,406 @@
+package extract
+
+import (
+	"fmt"
+	"image"
+	"math"
+	"slices"
+
+	"gocv.io/x/gocv"
+)
+
+// field is what the image stages hand to minutiae detection.
+type field struct {
+	w, h    int
+	mask    []bool    // finger area
+	border  []float32 // distance to the edge of the finger area, pixels
+	orient  []float32 // ridge orientation in [0, π), image coordinates (Y down)
+	coher   []float32 // orientation coherence in [0, 1]
+	ridge   []uint8   // binarised ridges (1), after enhancement
+	period  float64   // ridge period, pixels
+	quality int
+}
+
+// Tuning, in pixels at 500 dpi.
+const (
+	normWindow   = 17   // local mean and contrast window
+	segWindow    = 15   // window of the local standard deviation for segmentation
+	segRel       = 0.35 // foreground: local deviation above this fraction of the 90th percentile
+	gradSigma    = 1.0  // pre-smoothing before gradients
+	momentSigma  = 5.0  // smoothing of the gradient moments
+	orientSigma  = 3.0  // smoothing of the doubled-angle orientation vectors
+	gaborOrients = 16   // orientations of the Gabor bank
+	minPeriod    = 5.0
+	maxPeriod    = 15.0
+	minArea      = 0.06 // the finger area must cover this fraction of the image...
+	minAreaPx    = 9000 // ... and this many pixels (about 95x95)
+	minCoherence = 0.25 // mean coherence of a real ridge pattern
+)
+
+func newMat32(w, h int, data []float32) (gocv.Mat, error) {
+	b := make([]byte, 4*len(data))
+	for i, v := range data {
+		u := math.Float32bits(v)
+		b[4*i], b[4*i+1], b[4*i+2], b[4*i+3] = byte(u), byte(u>>8), byte(u>>16), byte(u>>24)
+	}
+	return gocv.NewMatFromBytes(h, w, gocv.MatTypeCV32F, b)
+}
+
+// floats copies a CV_32F Mat's data.
+func floats(m gocv.Mat) ([]float32, error) {
+	d, err := m.DataPtrFloat32()
+	if err != nil {
+		return nil, err
+	}
+	return slices.Clone(d), nil
+}
+
+func blur(src gocv.Mat, k int) gocv.Mat {
+	dst := gocv.NewMat()
+	gocv.BoxFilter(src, &dst, -1, image.Pt(k, k))
+	return dst
+}
+
+func gauss(src gocv.Mat, sigma float64) gocv.Mat {
+	dst := gocv.NewMat()
+	k := 2*int(math.Ceil(3*sigma)) + 1
+	gocv.GaussianBlur(src, &dst, image.Pt(k, k), sigma, sigma, gocv.BorderReflect101)
+	return dst
+}
+
+func enhance(g *Gray) (*field, error) {
+	w, h := g.W, g.H
+	n := w * h
+	// Blank, black or saturated captures.
+	var sum, sum2 float64
+	for _, p := range g.Pix {
+		sum += float64(p)
+		sum2 += float64(p) * float64(p)
+	}
+	mean := sum / float64(n)
+	if sd := math.Sqrt(max(0, sum2/float64(n)-mean*mean)); sd < 4 {
+		return nil, fmt.Errorf("%w: the image is uniform (mean %.0f, deviation %.1f): blank, black or saturated capture", ErrNoUsableCapture, mean, sd)
+	}
+	pix := make([]float32, n)
+	for i, p := range g.Pix {
+		pix[i] = float32(p)
+	}
+	img, err := newMat32(w, h, pix)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadImage, err)
+	}
+	defer img.Close()
+
+	// Local mean and deviation: contrast normalisation and segmentation.
+	sq := gocv.NewMat()
+	defer sq.Close()
+	gocv.Multiply(img, img, &sq)
+	m1, m2 := blur(img, normWindow), blur(sq, normWindow)
+	defer m1.Close()
+	defer m2.Close()
+	mean1, _ := floats(m1)
+	mean2, _ := floats(m2)
+	s1, s2 := blur(img, segWindow), blur(sq, segWindow)
+	defer s1.Close()
+	defer s2.Close()
+	seg1, _ := floats(s1)
+	seg2, _ := floats(s2)
+	norm := make([]float32, n)
+	sdev := make([]float32, n)
+	for i := range n {
+		sd := float32(math.Sqrt(float64(max(0, mean2[i]-mean1[i]*mean1[i]))))
+		norm[i] = (pix[i] - mean1[i]) / max(sd, 8)
+		sdev[i] = float32(math.Sqrt(float64(max(0, seg2[i]-seg1[i]*seg1[i]))))
+	}
+	f := &field{w: w, h: h, mask: make([]bool, n)}
+	sorted := slices.Clone(sdev)
+	slices.Sort(sorted)
+	thr := segRel * sorted[n*9/10]
+	mask8 := make([]byte, n)
+	for i := range n {
+		if sdev[i] > thr && sdev[i] > 6 {
+			mask8[i] = 255
+		}
+	}
+	if err := f.cleanMask(mask8); err != nil {
+		return nil, err
+	}
+
+	// Orientation field.
+	nm, err := newMat32(w, h, norm)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadImage, err)
+	}
+	defer nm.Close()
+	sm := gauss(nm, gradSigma)
+	defer sm.Close()
+	gx, gy := gocv.NewMat(), gocv.NewMat()
+	defer gx.Close()
+	defer gy.Close()
+	gocv.Sobel(sm, &gx, gocv.MatTypeCV32F, 1, 0, 3, 1, 0, gocv.BorderReflect101)
+	gocv.Sobel(sm, &gy, gocv.MatTypeCV32F, 0, 1, 3, 1, 0, gocv.BorderReflect101)
+	dx, _ := floats(gx)
+	dy, _ := floats(gy)
+	gxx, gyy, gxy := make([]float32, n), make([]float32, n), make([]float32, n)
+	for i := range n {
+		gxx[i], gyy[i], gxy[i] = dx[i]*dx[i], dy[i]*dy[i], dx[i]*dy[i]
+	}
+	smooth := func(v []float32, sigma float64) []float32 {
+		m, _ := newMat32(w, h, v)
+		defer m.Close()
+		s := gauss(m, sigma)
+		defer s.Close()
+		out, _ := floats(s)
+		return out
+	}
+	gxx, gyy, gxy = smooth(gxx, momentSigma), smooth(gyy, momentSigma), smooth(gxy, momentSigma)
+	c2, s2v := make([]float32, n), make([]float32, n)
+	f.coher = make([]float32, n)
+	for i := range n {
+		a, b, c := float64(gxx[i]), float64(gyy[i]), float64(gxy[i])
+		den := a + b
+		if den > 1e-9 {
+			f.coher[i] = float32(math.Sqrt((a-b)*(a-b)+4*c*c) / den)
+		}
+		// Doubled angle of the gradient; the ridge is perpendicular.
+		c2[i], s2v[i] = float32(a-b), float32(2*c)
+	}
+	c2, s2v = smooth(c2, orientSigma), smooth(s2v, orientSigma)
+	f.orient = make([]float32, n)
+	for i := range n {
+		phi := 0.5 * math.Atan2(float64(s2v[i]), float64(c2[i])) // gradient direction
+		th := phi + math.Pi/2
+		if th >= math.Pi {
+			th -= math.Pi
+		}
+		f.orient[i] = float32(th)
+	}
+	coh, area := 0.0, 0
+	for i := range n {
+		if f.mask[i] {
+			coh += float64(f.coher[i])
+			area++
+		}
+	}
+	coh /= float64(area)
+	if coh < minCoherence {
+		return nil, fmt.Errorf("%w: no ridge pattern (mean orientation coherence %.2f, want at least %.2f)", ErrNoUsableCapture, coh, minCoherence)
+	}
+	f.quality = int(math.Round(100 * min(1, coh*1.6) * min(1, float64(area)/float64(n)*2.5)))
+
+	f.period = f.ridgePeriod(norm)
+
+	// Gabor enhancement. With an isotropic envelope, the even Gabor filter
+	// of any orientation is separable as the real part of a product of two
+	// complex 1-D filters: cos(u+v) = cos u cos v - sin u sin v.
+	resp := make([][]float32, gaborOrients)
+	for k := range gaborOrients {
+		th := float64(k) * math.Pi / gaborOrients
+		cx, cy, sx, sy := gaborSeparable(th, f.period)
+		a, b := gocv.NewMat(), gocv.NewMat()
+		gocv.SepFilter2D(nm, &a, gocv.MatTypeCV32F, cx, cy, image.Pt(-1, -1), 0, gocv.BorderReflect101)
+		gocv.SepFilter2D(nm, &b, gocv.MatTypeCV32F, sx, sy, image.Pt(-1, -1), 0, gocv.BorderReflect101)
+		ra, _ := a.DataPtrFloat32()
+		rb, _ := b.DataPtrFloat32()
+		r := make([]float32, n)
+		for i := range r {
+			r[i] = ra[i] - rb[i]
+		}
+		resp[k] = r
+		for _, m := range []gocv.Mat{a, b, cx, cy, sx, sy} {
+			m.Close()
+		}
+	}
+	f.ridge = make([]uint8, n)
+	for i := range n {
+		if !f.mask[i] {
+			continue
+		}
+		k := int(math.Round(float64(f.orient[i])/(math.Pi/gaborOrients))) % gaborOrients
+		// Ridges are dark: a negative response.
+		if resp[k][i] < 0 {
+			f.ridge[i] = 1
+		}
+	}
+	return f, nil
+}
+
+// cleanMask smooths the foreground, keeps its largest region, fills its
+// holes, and computes the distance to its border.
+func (f *field) cleanMask(mask8 []byte) error {
+	w, h, n := f.w, f.h, f.w*f.h
+	m, err := gocv.NewMatFromBytes(h, w, gocv.MatTypeCV8U, mask8)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBadImage, err)
+	}
+	defer m.Close()
+	k := gocv.GetStructuringElement(gocv.MorphEllipse, image.Pt(15, 15))
+	defer k.Close()
+	a, b := gocv.NewMat(), gocv.NewMat()
+	defer a.Close()
+	defer b.Close()
+	gocv.MorphologyEx(m, &a, gocv.MorphClose, k)
+	gocv.MorphologyEx(a, &b, gocv.MorphOpen, k)
+	clean, _ := b.DataPtrUint8()
+	// Largest 4-connected region.
+	label := make([]int32, n)
+	var best, bestSize int32
+	var stack []int
+	next := int32(0)
+	for s := range n {
+		if clean[s] == 0 || label[s] != 0 {
+			continue
+		}
+		next++
+		size := int32(0)
+		stack = append(stack[:0], s)
+		label[s] = next
+		for len(stack) > 0 {
+			p := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			size++
+			x, y := p%w, p/w
+			for _, q := range [4][2]int{{x - 1, y}, {x + 1, y}, {x, y - 1}, {x, y + 1}} {
+				if q[0] < 0 || q[1] < 0 || q[0] >= w || q[1] >= h {
+					continue
+				}
+				j := q[1]*w + q[0]
+				if clean[j] != 0 && label[j] == 0 {
+					label[j] = next
+					stack = append(stack, j)
+				}
+			}
+		}
+		if size > bestSize {
+			best, bestSize = next, size
+		}
+	}
+	if bestSize < minAreaPx || float64(bestSize) < minArea*float64(n) {
+		return fmt.Errorf("%w: the finger area is %d pixels, want at least %d and %.0f%% of the image", ErrNoUsableCapture, bestSize, minAreaPx, 100*minArea)
+	}
+	// Fill holes: background not reachable from the image border.
+	outside := make([]bool, n)
+	stack = stack[:0]
+	for p := range n {
+		x, y := p%w, p/w
+		if (x == 0 || y == 0 || x == w-1 || y == h-1) && label[p] != best {
+			outside[p] = true
+			stack = append(stack, p)
+		}
+	}
+	for len(stack) > 0 {
+		p := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		x, y := p%w, p/w
+		for _, q := range [4][2]int{{x - 1, y}, {x + 1, y}, {x, y - 1}, {x, y + 1}} {
+			if q[0] < 0 || q[1] < 0 || q[0] >= w || q[1] >= h {
+				continue
+			}
+			j := q[1]*w + q[0]
+			if !outside[j] && label[j] != best {
+				outside[j] = true
+				stack = append(stack, j)
+			}
+		}
+	}
+	fg := make([]byte, n)
+	for p := range n {
+		x, y := p%w, p/w
+		// The image's own edge is a border too.
+		if !outside[p] && x > 0 && y > 0 && x < w-1 && y < h-1 {
+			f.mask[p] = true
+			fg[p] = 255
+		}
+	}
+	fm, err := gocv.NewMatFromBytes(h, w, gocv.MatTypeCV8U, fg)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBadImage, err)
+	}
+	defer fm.Close()
+	dist, labels := gocv.NewMat(), gocv.NewMat()
+	defer dist.Close()
+	defer labels.Close()
+	gocv.DistanceTransform(fm, &dist, &labels, gocv.DistL2, gocv.DistanceMask5, gocv.DistanceLabelCComp)
+	f.border, _ = floats(dist)
+	return nil
+}
+
+// ridgePeriod estimates the ridge period by the x-signature method (Hong,
+// Wan, Jain 1998): in blocks of strong orientation, the gray levels are
+// projected on the ridge normal and the distance between peaks measured;
+// the median over the blocks is returned (9 px if none is reliable).
+func (f *field) ridgePeriod(norm []float32) float64 {
+	const (
+		step   = 12
+		length = 32 // samples across the ridges
+		width  = 12 // samples along them
+	)
+	var periods []float64
+	sig := make([]float64, length)
+	for cy := length / 2; cy < f.h-length/2; cy += step {
+		for cx := length / 2; cx < f.w-length/2; cx += step {
+			i := cy*f.w + cx
+			if !f.mask[i] || f.coher[i] < 0.5 || f.border[i] < length/2 {
+				continue
+			}
+			th := float64(f.orient[i])
+			ux, uy := math.Cos(th), math.Sin(th) // along the ridge
+			nx, ny := -uy, ux                    // across
+			for k := range length {
+				s := 0.0
+				for d := range width {
+					t, u := float64(k-length/2), float64(d-width/2)
+					x := int(math.Round(float64(cx) + t*nx + u*ux))
+					y := int(math.Round(float64(cy) + t*ny + u*uy))
+					x, y = min(max(x, 0), f.w-1), min(max(y, 0), f.h-1)
+					s += float64(norm[y*f.w+x])
+				}
+				sig[k] = s / width
+			}
+			// Peaks of the lightly smoothed signature.
+			var peaks []int
+			for k := 2; k < length-2; k++ {
+				v := sig[k-1] + 2*sig[k] + sig[k+1]
+				if v > sig[k-2]+2*sig[k-1]+sig[k] && v >= sig[k]+2*sig[k+1]+sig[k+2] {
+					peaks = append(peaks, k)
+				}
+			}
+			if len(peaks) < 2 {
+				continue
+			}
+			p := float64(peaks[len(peaks)-1]-peaks[0]) / float64(len(peaks)-1)
+			if p >= minPeriod && p <= maxPeriod {
+				periods = append(periods, p)
+			}
+		}
+	}
+	if len(periods) < 3 {
+		return 9
+	}
+	slices.Sort(periods)
+	return periods[len(periods)/2]
+}
+
+// gaborSeparable returns the 1-D factors of the even Gabor filter for
+// ridges of orientation th (image coordinates) and the given period, with an
+// isotropic Gaussian envelope: the filter is cx⊗cy - sx⊗sy (X factors as
+// row vectors, Y factors as column vectors).
+func gaborSeparable(th, period float64) (cx, cy, sx, sy gocv.Mat) {
+	sigma := 0.5 * period
+	r := int(math.Ceil(2.5 * sigma))
+	size := 2*r + 1
+	// Frequency vector across the ridges.
+	w := 2 * math.Pi / period
+	wx, wy := -math.Sin(th)*w, math.Cos(th)*w
+	vcx, vcy, vsx, vsy := make([]float32, size), make([]float32, size), make([]float32, size), make([]float32, size)
+	for i := -r; i <= r; i++ {
+		g := math.Exp(-float64(i*i) / (2 * sigma * sigma))
+		vcx[i+r], vsx[i+r] = float32(g*math.Cos(wx*float64(i))), float32(g*math.Sin(wx*float64(i)))
+		vcy[i+r], vsy[i+r] = float32(g*math.Cos(wy*float64(i))), float32(g*math.Sin(wy*float64(i)))
+	}
+	cx, _ = newMat32(size, 1, vcx)
+	sx, _ = newMat32(size, 1, vsx)
+	cy, _ = newMat32(1, size, vcy)
+	sy, _ = newMat32(1, size, vsy)
+	return cx, cy, sx, sy
+}
