@@ -152,6 +152,13 @@ type ManualPulse struct {
 	Reason string
 }
 
+// OutboxFill: the event outbox's fill level changed: "ok", "high" or "full".
+type OutboxFill struct {
+	At     time.Time
+	Level  string
+	Detail string
+}
+
 // Reconfigure: the lane's settings changed (a config reload). It takes effect for the next
 // traveller; the direction and the zone cannot change while running.
 type Reconfigure struct {
@@ -171,6 +178,7 @@ func (i ModeRequested) inputTime() time.Time       { return i.At }
 func (i Tick) inputTime() time.Time                { return i.At }
 func (i ManualPulse) inputTime() time.Time         { return i.At }
 func (i Reconfigure) inputTime() time.Time         { return i.At }
+func (i OutboxFill) inputTime() time.Time          { return i.At }
 
 // Output is something the lane asks of the devices or the store.
 type Output interface{ output() }
@@ -260,6 +268,7 @@ type Status struct {
 	OfflineDevices []string
 	RegistryHQTime time.Time
 	FireAlarm      bool
+	ActiveAlarms   []string // alarms raised and not cleared, by reason code
 }
 
 // Lane is the state machine of one gate lane. It is not safe for concurrent use: one goroutine
@@ -276,9 +285,9 @@ type Lane struct {
 	hqTime  time.Time
 	fire    bool
 	stale   bool
-	// staleAlarm is set while a REGISTRY_STALE alarm is raised (not at start, before the first
-	// freshness report: the lane is simply closed then).
-	staleAlarm bool
+	// active holds the standing alarms (stale registry, fire, door forced, outbox), raised and
+	// not yet cleared.
+	active map[Reason]bool
 
 	// the traveller in the lane
 	traveller   Traveller
@@ -298,7 +307,7 @@ type Lane struct {
 // otherwise by DeviceStatusChanged; the daemon reports each configured device as offline at start.
 func NewLane(cfg Config, reg Registry, ver Verifier) *Lane {
 	l := &Lane{cfg: cfg.WithDefaults(), registry: reg, verifier: ver, mode: InService,
-		offline: map[string]string{}, stale: true, state: StateClosed}
+		offline: map[string]string{}, stale: true, state: StateClosed, active: map[Reason]bool{}}
 	return l
 }
 
@@ -313,6 +322,10 @@ func (l *Lane) Status() Status {
 	}
 	sort.Strings(s.OfflineDevices)
 	s.ClosedBecause = l.closedBecause()
+	for r := range l.active {
+		s.ActiveAlarms = append(s.ActiveAlarms, string(r))
+	}
+	sort.Strings(s.ActiveAlarms)
 	return s
 }
 
@@ -374,6 +387,8 @@ func (l *Lane) Handle(now time.Time, in Input) []Output {
 		out = l.onMode(now, in)
 	case ManualPulse:
 		out = l.onManualPulse(now, in)
+	case OutboxFill:
+		out = l.onOutbox(now, in)
 	case Reconfigure:
 		c := in.Config.WithDefaults()
 		c.Direction, c.Location = l.cfg.Direction, l.cfg.Location
@@ -391,12 +406,9 @@ func (l *Lane) settle(now time.Time) []Output {
 	if stale != l.stale {
 		l.stale = stale
 		if stale {
-			l.staleAlarm = true
-			out = append(out, Record{Event{Type: AlarmRaised, Time: now, Reason: RegistryStale,
-				Detail: fmt.Sprintf("registry older than %s: lane closed", l.cfg.RegistryMaxAge)}})
-		} else if l.staleAlarm {
-			l.staleAlarm = false
-			out = append(out, Record{Event{Type: AlarmCleared, Time: now, Reason: RegistryStale, Detail: "registry current"}})
+			out = append(out, l.raise(now, RegistryStale, fmt.Sprintf("registry older than %s: lane closed", l.cfg.RegistryMaxAge))...)
+		} else {
+			out = append(out, l.clear(now, RegistryStale, "registry current")...)
 		}
 	}
 	switch l.state {
@@ -602,14 +614,20 @@ func (l *Lane) onBeam(now time.Time, in BeamCrossed) []Output {
 }
 
 func (l *Lane) onDoorContact(now time.Time, in ExitDoorContact) []Output {
-	if in.Closed || l.state == StateEmergency {
+	if in.Closed {
+		return l.clear(now, DoorForced, "exit door closed")
+	}
+	if l.state == StateEmergency {
 		return nil
 	}
 	if l.state == StatePassage && now.Sub(l.doorPulseAt) <= l.cfg.DoorPulse+l.cfg.PassageSettle {
 		return nil
 	}
-	return []Output{Record{Event{Type: AlarmRaised, Time: now, Reason: DoorForced,
-		Detail: "exit door opened without an authorised pulse"}}, CallOfficer{On: true}}
+	out := l.raise(now, DoorForced, "exit door opened without an authorised pulse")
+	if len(out) > 0 {
+		out = append(out, CallOfficer{On: true})
+	}
+	return out
 }
 
 func (l *Lane) onDevice(now time.Time, in DeviceStatusChanged) []Output {
@@ -631,7 +649,7 @@ func (l *Lane) onFire(now time.Time, in FireAlarmChanged) []Output {
 	}
 	l.fire = in.Active
 	if in.Active {
-		out := []Output{Record{Event{Type: AlarmRaised, Time: now, Reason: FireAlarm, Detail: "fire alarm: every door open"}}}
+		out := l.raise(now, FireAlarm, "fire alarm: every door open")
 		if l.state == StateAwaitFinger {
 			out = append(out, CancelSample{})
 		}
@@ -642,7 +660,7 @@ func (l *Lane) onFire(now time.Time, in FireAlarmChanged) []Output {
 	}
 	// The alarm input cleared; the lane stays in emergency until a technician resets the mode,
 	// unless it was never put there by mode.
-	return []Output{Record{Event{Type: AlarmCleared, Time: now, Reason: FireAlarm, Detail: "fire alarm input cleared"}}}
+	return l.clear(now, FireAlarm, "fire alarm input cleared; the lane stays in emergency until a technician resets it")
 }
 
 func (l *Lane) emergencyPulses() []Output {
@@ -691,4 +709,35 @@ func (l *Lane) onManualPulse(now time.Time, in ManualPulse) []Output {
 		return []Output{Record{ev}}
 	}
 	return []Output{Record{ev}, PulseDoor{Door: in.Door, Duration: ManualPulseDuration}}
+}
+
+// raise records a standing alarm once; clear records its end once.
+func (l *Lane) raise(now time.Time, r Reason, detail string) []Output {
+	if l.active[r] {
+		return nil
+	}
+	l.active[r] = true
+	return []Output{Record{Event{Type: AlarmRaised, Time: now, Reason: r, Detail: detail}}}
+}
+
+func (l *Lane) clear(now time.Time, r Reason, detail string) []Output {
+	if !l.active[r] {
+		return nil
+	}
+	delete(l.active, r)
+	return []Output{Record{Event{Type: AlarmCleared, Time: now, Reason: r, Detail: detail}}}
+}
+
+func (l *Lane) onOutbox(now time.Time, in OutboxFill) []Output {
+	switch in.Level {
+	case "full":
+		out := l.clear(now, OutboxHigh, "outbox now full")
+		return append(out, l.raise(now, OutboxFull, in.Detail)...)
+	case "high":
+		out := l.clear(now, OutboxFull, "outbox below its limit")
+		return append(out, l.raise(now, OutboxHigh, in.Detail)...)
+	default:
+		out := l.clear(now, OutboxFull, "outbox drained")
+		return append(out, l.clear(now, OutboxHigh, "outbox drained")...)
+	}
 }

@@ -313,3 +313,33 @@ func TestReconfigureKeepsDirection(t *testing.T) {
 		t.Fatalf("max attempts 1 after reload: %+v", ev)
 	}
 }
+
+func TestStandingAlarmsRaisedOnceAndCleared(t *testing.T) {
+	h := newHarness(t, Entry)
+	ev := events(h.feed(OutboxFill{At: h.now, Level: "high", Detail: "60% of 1,000,000 rows"}))
+	if len(ev) != 1 || ev[0].Reason != OutboxHigh {
+		t.Fatalf("outbox high: %+v", ev)
+	}
+	if ev := events(h.feed(OutboxFill{At: h.now, Level: "high"})); len(ev) != 0 {
+		t.Fatalf("a standing alarm is raised once: %+v", ev)
+	}
+	ev = events(h.feed(OutboxFill{At: h.now, Level: "full"}))
+	if len(ev) != 2 || ev[0].Type != AlarmCleared || ev[1].Reason != OutboxFull {
+		t.Fatalf("outbox full: %+v", ev)
+	}
+	ev = events(h.feed(ExitDoorContact{At: h.now, Closed: false}))
+	if len(ev) != 1 || ev[0].Reason != DoorForced {
+		t.Fatalf("door forced: %+v", ev)
+	}
+	if st := h.lane.Status(); len(st.ActiveAlarms) != 2 {
+		t.Fatalf("active alarms: %v", st.ActiveAlarms)
+	}
+	ev = events(h.feed(ExitDoorContact{At: h.now, Closed: true}))
+	if len(ev) != 1 || ev[0].Type != AlarmCleared || ev[0].Reason != DoorForced {
+		t.Fatalf("door closed clears the alarm: %+v", ev)
+	}
+	h.feed(OutboxFill{At: h.now, Level: "ok"})
+	if st := h.lane.Status(); len(st.ActiveAlarms) != 0 {
+		t.Fatalf("all cleared: %v", st.ActiveAlarms)
+	}
+}

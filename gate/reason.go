@@ -30,6 +30,10 @@ const (
 	DoorHeld   Reason = "DOOR_HELD"
 	WrongWay   Reason = "WRONG_WAY"
 	FireAlarm  Reason = "FIRE_ALARM"
+	// OutboxHigh: the event outbox passed its alarm level (HQ unreachable for long); act before
+	// it fills. OutboxFull: at its limit; events are still kept, the disk is at risk.
+	OutboxHigh Reason = "OUTBOX_HIGH"
+	OutboxFull Reason = "OUTBOX_FULL"
 )
 
 // TravellerMay reports whether the reason may be shown to the traveller. Reasons that reveal an

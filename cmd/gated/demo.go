@@ -73,10 +73,13 @@ func demo(ctx context.Context, args []string) error {
 			fmt.Fprintf(os.Stderr, "HQ: invalid event on %s: %v\n", m.Subject(), err)
 			return
 		}
-		if *asJSON {
+		switch {
+		case *asJSON:
 			b, _ := json.Marshal(ev)
 			fmt.Println(string(b))
-		} else {
+		case ev.Type == "heartbeat" || ev.Type == "registry_sync":
+			// counted, not printed: they come every few seconds
+		default:
 			fmt.Fprintf(out, "  HQ ← %s\n", ev.Line())
 		}
 		hqEvents.add(*ev)

@@ -76,7 +76,10 @@ type Lane struct {
 
 // Match holds the fingerprint decision settings.
 type Match struct {
-	// Threshold is the score at or above which a sample matches; 0 means the matcher's default.
+	// TargetFMR is the false-match rate the decision threshold is calibrated to (default 1e-4).
+	TargetFMR float64 `yaml:"target_fmr"`
+	// Threshold overrides the calibrated threshold with a fixed score; 0 (the default) uses the
+	// threshold calibrated for TargetFMR.
 	Threshold float64 `yaml:"threshold"`
 }
 
@@ -185,6 +188,7 @@ func Defaults() *Config {
 		Timezone:    "Asia/Tokyo",
 		DataDir:     "/var/lib/ttpgate",
 		AdminSocket: "/run/ttpgate/gated.sock",
+		Match:       Match{TargetFMR: 1e-4},
 		NATS:        NATS{URL: "nats://127.0.0.1:4222"},
 		Devices:     Devices{CardReader: dev(1), BioReader: dev(2), DoorBoard: dev(3)},
 		Lane: Lane{MaxAttempts: 3, FingerTimeout: Duration(15 * time.Second), DoorPulse: Duration(5 * time.Second),
@@ -316,6 +320,9 @@ func (c *Config) validate(file string) Errors {
 		if d.v.Std() < d.min || d.v.Std() > d.max {
 			bad(d.f, fmt.Sprintf("%s: allowed %s to %s", d.v.Std(), d.min, d.max))
 		}
+	}
+	if c.Match.TargetFMR < 1e-7 || c.Match.TargetFMR > 1e-2 {
+		bad("match.target_fmr", fmt.Sprintf("%g: allowed 1e-7 to 1e-2 (default 1e-4: one false match in 10,000 impostor attempts)", c.Match.TargetFMR))
 	}
 	if c.Match.Threshold < 0 {
 		bad("match.threshold", fmt.Sprintf("%g: allowed 0 (the matcher's calibrated default) or a positive score", c.Match.Threshold))

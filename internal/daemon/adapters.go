@@ -50,10 +50,12 @@ type templateVerifier struct {
 	threshold atomic.Uint64 // float64 bits; a config reload changes it
 }
 
-// setThreshold sets the decision threshold; 0 means the matcher's default.
-func (v *templateVerifier) setThreshold(t float64) {
+// setThreshold sets the decision threshold: a fixed score, or (0) the threshold calibrated for
+// the target false-match rate.
+func (v *templateVerifier) setThreshold(fixed, targetFMR float64) {
+	t := fixed
 	if t <= 0 {
-		t = match.DefaultThreshold
+		t = match.ThresholdForFMR(targetFMR)
 	}
 	v.threshold.Store(math.Float64bits(t))
 }

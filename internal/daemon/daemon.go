@@ -65,8 +65,11 @@ type Daemon struct {
 	admin  chan adminRequest
 	recent *eventRing
 
-	shuttingDown bool      // lane goroutine only
-	savedMode    laneState // lane goroutine only: the mode to persist
+	shuttingDown    bool      // lane goroutine only
+	savedMode       laneState // lane goroutine only: the mode to persist
+	lastSyncRev     uint64    // lane goroutine only: registry revision of the last registry_sync event
+	lastSyncApplied uint64    // lane goroutine only
+	outboxLevel     chan outbox.Alarm
 
 	timing passageTiming
 }
@@ -118,13 +121,14 @@ func New(opt Options) (*Daemon, error) {
 	d := &Daemon{cfg: cfg, log: log, onEvent: opt.OnEvent, st: st, seq: seq,
 		inputs: make(chan gate.Input, 256), devices: map[string]*device{},
 		latency: NewLatencyRecorder(), offline: opt.OfflineAfter,
-		admin: make(chan adminRequest), recent: newEventRing(500), started: time.Now()}
+		admin: make(chan adminRequest), recent: newEventRing(500), started: time.Now(),
+		outboxLevel: make(chan outbox.Alarm, 1)}
 	if d.keys, err = loadKeys(cfg.Devices.KeysFile); err != nil {
 		st.Close()
 		return nil, err
 	}
 	d.verifier = &templateVerifier{}
-	d.verifier.setThreshold(cfg.Match.Threshold)
+	d.verifier.setThreshold(cfg.Match.Threshold, cfg.Match.TargetFMR)
 	d.lane = gate.NewLane(laneConfig(cfg), storeRegistry{st}, d.verifier)
 	d.buses = d.planBuses()
 	return d, nil
@@ -194,7 +198,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	d.pub = outbox.NewPublisher(d.st, js, outbox.Options{Logger: d.log.With("part", "outbox")})
+	d.pub = outbox.NewPublisher(d.st, js, outbox.Options{Logger: d.log.With("part", "outbox"), OnLevel: d.onOutboxLevel})
+	d.lastSyncRev, _ = d.RegistryRevision(ctx)
 	ln, err := d.listenAdmin()
 	if err != nil {
 		return err
@@ -274,6 +279,8 @@ func (d *Daemon) loop(ctx, comp context.Context) {
 	defer tick.Stop()
 	fresh := time.NewTicker(time.Second)
 	defer fresh.Stop()
+	beat := time.NewTicker(HeartbeatEvery)
+	defer beat.Stop()
 	d.checkFreshness(comp)
 	var deadline <-chan time.Time
 	done := ctx.Done()
@@ -298,6 +305,10 @@ func (d *Daemon) loop(ctx, comp context.Context) {
 			d.step(comp, gate.Tick{At: now})
 		case <-fresh.C:
 			d.checkFreshness(comp)
+		case <-beat.C:
+			d.heartbeat(comp)
+		case a := <-d.outboxLevel:
+			d.step(comp, gate.OutboxFill{At: a.Time, Level: a.Level.String(), Detail: a.Detail})
 		}
 		if d.shuttingDown && d.lane.State() != gate.StatePassage {
 			d.flush(comp)
@@ -375,23 +386,11 @@ func (d *Daemon) step(ctx context.Context, in gate.Input, audit ...store.AuditEn
 			d.savedMode = ls
 		}
 		state, _ := json.Marshal(ls)
-		if err := d.st.Commit(context.WithoutCancel(ctx), state, rows, audit); err != nil {
-			// Nothing is carried out for a decision that was not recorded. Roll the sequence back
-			// and close the lane.
-			d.seq -= uint64(len(rows))
+		if err := d.commit(ctx, state, rows, wire, audit); err != nil {
+			// Nothing is carried out for a decision that was not recorded; close the lane.
 			d.log.Error("committing the lane's decision failed: no device command carried out", "err", err)
 			d.failClosed(now, err)
 			return nil
-		}
-		if d.pub != nil {
-			d.pub.Notify()
-		}
-		for _, ev := range wire {
-			d.logEvent(ev)
-			d.recent.add(ev)
-			if d.onEvent != nil {
-				d.onEvent(ev)
-			}
 		}
 	}
 	d.mu.Lock()
@@ -401,6 +400,45 @@ func (d *Daemon) step(ctx context.Context, in gate.Input, audit ...store.AuditEn
 		d.carryOut(o, in)
 	}
 	return wire
+}
+
+// commit writes events (and the lane's state and audit rows) in one transaction; on failure it
+// rolls the sequence back. After the commit the publisher is woken and the local tail fed.
+func (d *Daemon) commit(ctx context.Context, state []byte, rows []store.OutboxEvent, wire []events.Event, audit []store.AuditEntry) error {
+	if err := d.st.Commit(context.WithoutCancel(ctx), state, rows, audit); err != nil {
+		d.seq -= uint64(len(rows))
+		return err
+	}
+	if d.pub != nil {
+		d.pub.Notify()
+	}
+	for _, ev := range wire {
+		d.logEvent(ev)
+		d.recent.add(ev)
+		if d.onEvent != nil {
+			d.onEvent(ev)
+		}
+	}
+	return nil
+}
+
+// recordExtra stamps and commits events that are not lane decisions (heartbeats, registry sync).
+func (d *Daemon) recordExtra(ctx context.Context, evs ...events.Event) {
+	var rows []store.OutboxEvent
+	for i := range evs {
+		d.seq++
+		events.Stamp(&evs[i], &d.ids, d.seq, d.cfg.Airport, d.cfg.Gate, d.cfg.Direction)
+		payload, err := evs[i].Marshal()
+		if err != nil {
+			d.seq -= uint64(len(rows) + 1)
+			d.log.Error("event does not validate; not recorded", "type", evs[i].Type, "err", err)
+			return
+		}
+		rows = append(rows, store.OutboxEvent{Seq: evs[i].Seq, ID: evs[i].ID, Subject: evs[i].Subject(), Payload: payload})
+	}
+	if err := d.commit(ctx, nil, rows, evs, nil); err != nil {
+		d.log.Error("recording events failed", "err", err)
+	}
 }
 
 // failClosed takes the lane out of service after a store failure.

@@ -34,7 +34,7 @@ func (d *Daemon) Reload(next *config.Config) error {
 	if len(fixed) > 0 {
 		return fmt.Errorf("config reload refused, nothing changed: %s can only change with a restart", strings.Join(fixed, ", "))
 	}
-	d.verifier.setThreshold(next.Match.Threshold)
+	d.verifier.setThreshold(next.Match.Threshold, next.Match.TargetFMR)
 	d.inputs <- gate.Reconfigure{At: time.Now(), Config: laneConfig(next)}
 	d.log.Info("config reloaded", "lane", next.Lane, "match_threshold", next.Match.Threshold)
 	return nil

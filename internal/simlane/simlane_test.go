@@ -99,6 +99,14 @@ func TestDeviceLossClosesLaneAndRecovers(t *testing.T) {
 	if err != nil || !obs.Granted {
 		t.Fatalf("after the reader came back the lane must work: %+v %v", obs, err)
 	}
+	hb := tail.waitFor(t, 0, "heartbeat", "", "")
+	if hb.Heartbeat == nil || len(hb.Heartbeat.Devices) != 3 || hb.Heartbeat.RegistryRevision == 0 {
+		t.Fatalf("a heartbeat must report the devices and the registry revision: %+v", hb.Heartbeat)
+	}
+	rs := tail.waitFor(t, 0, "registry_sync", "", "")
+	if rs.Registry == nil || rs.Registry.Revision < rev {
+		t.Fatalf("registry_sync must report the applied revision: %+v", rs.Registry)
+	}
 }
 
 // A stale registry closes the lane: with no registry clock from HQ for longer than
