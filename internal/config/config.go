@@ -5,6 +5,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -25,6 +26,7 @@ type Config struct {
 	DataDir         string         `yaml:"data_dir"`
 	TemplateKeyFile string         `yaml:"template_key_file"`
 	AdminSocket     string         `yaml:"admin_socket"`
+	MetricsListen   string         `yaml:"metrics_listen"`
 	NATS            NATS           `yaml:"nats"`
 	Devices         Devices        `yaml:"devices"`
 	Lane            Lane           `yaml:"lane"`
@@ -185,12 +187,13 @@ func Defaults() *Config {
 		return Device{Baud: 115200, Address: addr, PollInterval: Duration(50 * time.Millisecond)}
 	}
 	return &Config{
-		Timezone:    "Asia/Tokyo",
-		DataDir:     "/var/lib/ttpgate",
-		AdminSocket: "/run/ttpgate/gated.sock",
-		Match:       Match{TargetFMR: 1e-4},
-		NATS:        NATS{URL: "nats://127.0.0.1:4222"},
-		Devices:     Devices{CardReader: dev(1), BioReader: dev(2), DoorBoard: dev(3)},
+		Timezone:      "Asia/Tokyo",
+		DataDir:       "/var/lib/ttpgate",
+		AdminSocket:   "/run/ttpgate/gated.sock",
+		MetricsListen: "127.0.0.1:9310",
+		Match:         Match{TargetFMR: 1e-4},
+		NATS:          NATS{URL: "nats://127.0.0.1:4222"},
+		Devices:       Devices{CardReader: dev(1), BioReader: dev(2), DoorBoard: dev(3)},
 		Lane: Lane{MaxAttempts: 3, FingerTimeout: Duration(15 * time.Second), DoorPulse: Duration(5 * time.Second),
 			RefusalScreen: Duration(3 * time.Second), RegistryMaxAge: Duration(time.Hour)},
 	}
@@ -265,6 +268,11 @@ func (c *Config) validate(file string) Errors {
 	}
 	if c.AdminSocket == "" || len(c.AdminSocket) > 100 {
 		bad("admin_socket", fmt.Sprintf("%q: expected the path of the admin Unix socket, at most 100 bytes (e.g. /run/ttpgate/gated.sock)", c.AdminSocket))
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			bad("metrics_listen", fmt.Sprintf("%q: expected HOST:PORT (e.g. 127.0.0.1:9310) or \"\" for no metrics", c.MetricsListen))
+		}
 	}
 	if !strings.HasPrefix(c.NATS.URL, "nats://") && !strings.HasPrefix(c.NATS.URL, "tls://") {
 		bad("nats.url", fmt.Sprintf("%q: expected nats://host:port or tls://host:port", c.NATS.URL))

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,6 +56,7 @@ type Daemon struct {
 	offline  time.Duration
 	verifier *templateVerifier
 	keys     *keyStore
+	metrics  *metrics
 
 	mu      sync.Mutex
 	status  gate.Status
@@ -65,6 +67,7 @@ type Daemon struct {
 	admin  chan adminRequest
 	recent *eventRing
 
+	metricsAddr     string
 	shuttingDown    bool      // lane goroutine only
 	savedMode       laneState // lane goroutine only: the mode to persist
 	lastSyncRev     uint64    // lane goroutine only: registry revision of the last registry_sync event
@@ -131,6 +134,7 @@ func New(opt Options) (*Daemon, error) {
 	d.verifier.setThreshold(cfg.Match.Threshold, cfg.Match.TargetFMR)
 	d.lane = gate.NewLane(laneConfig(cfg), storeRegistry{st}, d.verifier)
 	d.buses = d.planBuses()
+	d.metrics = newMetrics(d)
 	return d, nil
 }
 
@@ -216,6 +220,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 	start(func() { _ = d.pub.Run(comp) })
 	start(func() { d.syncRegistry(comp, js) })
 	start(func() { d.serveAdmin(comp, ln) })
+	if d.cfg.MetricsListen != "" {
+		mln, err := net.Listen("tcp", d.cfg.MetricsListen)
+		if err != nil {
+			// Metrics are for monitoring: their port being taken must not stop the lane.
+			d.log.Error("metrics_listen unavailable; running without metrics", "addr", d.cfg.MetricsListen, "err", err)
+		} else {
+			d.metricsAddr = mln.Addr().String()
+			start(func() { d.serveMetrics(comp, mln) })
+		}
+	}
 
 	d.loop(ctx, comp)
 	stopComp()
@@ -415,6 +429,7 @@ func (d *Daemon) commit(ctx context.Context, state []byte, rows []store.OutboxEv
 	for _, ev := range wire {
 		d.logEvent(ev)
 		d.recent.add(ev)
+		d.metrics.observe(ev)
 		if d.onEvent != nil {
 			d.onEvent(ev)
 		}
@@ -498,3 +513,6 @@ func (d *Daemon) RegistryRevision(ctx context.Context) (uint64, error) {
 
 // LastEventSeq returns the sequence number of the last event the gate recorded.
 func (d *Daemon) LastEventSeq(ctx context.Context) (uint64, error) { return d.st.LastEventSeq(ctx) }
+
+// MetricsAddr returns the address the metrics server listens on ("" when off).
+func (d *Daemon) MetricsAddr() string { return d.metricsAddr }

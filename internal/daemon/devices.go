@@ -366,6 +366,7 @@ func (d *Daemon) carryOut(o gate.Output, in gate.Input) {
 				total := d.timing.requested + time.Since(sample.At)
 				d.timing.mu.Unlock()
 				d.latency.Add(total)
+				d.metrics.decisions.Observe(total.Seconds())
 			}
 			return nil
 		})

@@ -161,6 +161,7 @@ direction: %s
 data_dir: gate-data
 template_key_file: template.key
 admin_socket: gated.sock
+metrics_listen: 127.0.0.1:0
 nats:
   url: %s
 devices:

@@ -2,6 +2,9 @@ package simlane
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -98,6 +101,18 @@ func TestDeviceLossClosesLaneAndRecovers(t *testing.T) {
 	obs, err := w.Walk(ctx, Traveller{Name: "after recovery", Card: "1000000001", Samples: [][]byte{s.Genuine}})
 	if err != nil || !obs.Granted {
 		t.Fatalf("after the reader came back the lane must work: %+v %v", obs, err)
+	}
+	resp, err := http.Get("http://" + l.Daemon.MetricsAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`ttpgate_passages_total{outcome="granted"} 1`, `ttpgate_refusals_total{reason="LANE_CLOSED"} 1`,
+		`ttpgate_device_online{device="bio-reader"} 1`, `ttpgate_decision_seconds_count 1`, "ttpgate_registry_age_seconds", "ttpgate_outbox_depth"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q", want)
+		}
 	}
 	hb := tail.waitFor(t, 0, "heartbeat", "", "")
 	if hb.Heartbeat == nil || len(hb.Heartbeat.Devices) != 3 || hb.Heartbeat.RegistryRevision == 0 {
