@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs what the build needs and Go modules cannot bring: a C compiler for cgo (SQLite) and
 # OpenCV 4 with its contrib modules and pkg-config (fingerprint image extraction, gocv.io/x/gocv
-# v0.31.0, which builds against Debian 12's OpenCV 4.6).
+# v0.31.0, which builds against Debian 12's OpenCV 4.6), and chromium with CJK fonts (the lane
+# display and its browser tests).
 # Runs as root on Debian; does nothing when everything is present.
 set -eu
 need=""
@@ -13,6 +14,10 @@ if ! pkg-config --exists opencv4 2>/dev/null ||
 	! dpkg -s libopencv-contrib-dev >/dev/null 2>&1; then
 	need="$need libopencv-dev libopencv-contrib-dev"
 fi
+# The lane display's browser tests (display/) drive Debian's chromium headless; the kiosk shows
+# Japanese, Chinese and Korean, which need the Noto CJK fonts.
+command -v chromium >/dev/null 2>&1 || need="$need chromium"
+dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need="$need fonts-noto-cjk"
 if [ -n "$need" ]; then
 	if [ "$(id -u)" != 0 ]; then
 		echo "setup: missing Debian packages:$need (run as root or install them)" >&2
