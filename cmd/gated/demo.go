@@ -59,7 +59,11 @@ func demo(ctx context.Context, args []string) error {
 		return err
 	}
 	defer lane.Close()
-	fmt.Fprintf(out, "config: %s (serial ports %s, %s)\n", lane.ConfigPath, lane.Config.Devices.CardReader.Port, lane.Config.Devices.DoorBoard.Port)
+	fmt.Fprintf(out, "config: %s (serial ports %s, %s; OSDP Secure Channel)\n", lane.ConfigPath, lane.Config.Devices.CardReader.Port, lane.Config.Devices.DoorBoard.Port)
+	if disp, status := lane.Daemon.DisplayAddr(); disp != "" {
+		fmt.Fprintf(out, "display: http://%s/ (kiosk: chromium --kiosk http://%s/)   status page: http://%s/status\n", disp, disp, status)
+	}
+	fmt.Fprintf(out, "admin socket: %s   metrics: http://%s/metrics\n", lane.AdminSocket(), lane.Daemon.MetricsAddr())
 
 	hqEvents := newEventLog()
 	cons, err := lane.HQ.JS.OrderedConsumer(ctx, outbox.StreamName, jetstream.OrderedConsumerConfig{

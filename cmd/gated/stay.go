@@ -17,7 +17,7 @@ import (
 // through, trip the fire alarm.
 func stayInteractive(ctx context.Context, lane *simlane.Lane, s simlane.Samples, out io.Writer) error {
 	fmt.Fprintf(out, `
-The lane keeps running. In another terminal:
+The lane keeps running. Open the display in a browser to watch the travellers live. In another terminal:
   ./bin/gatectl -socket %s status
   ./bin/hqctl events tail -nats %s
 Simulator commands here: unplug|plug card-reader|bio-reader|door-board, card NUMBER,

@@ -27,11 +27,25 @@ type Config struct {
 	TemplateKeyFile string         `yaml:"template_key_file"`
 	AdminSocket     string         `yaml:"admin_socket"`
 	MetricsListen   string         `yaml:"metrics_listen"`
+	Display         Display        `yaml:"display"`
 	NATS            NATS           `yaml:"nats"`
 	Devices         Devices        `yaml:"devices"`
 	Lane            Lane           `yaml:"lane"`
 	Match           Match          `yaml:"match"`
 	Location        *time.Location `yaml:"-"`
+}
+
+// Display is the lane display (the screen above the readers) and its technician status page.
+type Display struct {
+	// Listen is the traveller page's address (a kiosk browser shows http://Listen/); "" for none.
+	Listen string `yaml:"listen"`
+	// StatusListen is the read-only technician status page's address; "" for none.
+	StatusListen string `yaml:"status_listen"`
+	// Catalogs is the folder of message catalogues (one JSON file per language); "" uses the
+	// built-in copy of configs/display.
+	Catalogs string `yaml:"catalogs"`
+	// ExitArrow is where the exit is as the traveller sees it from the screen: up, left, right.
+	ExitArrow string `yaml:"exit_arrow"`
 }
 
 // NATS is the link to the airport's NATS leaf node.
@@ -146,7 +160,7 @@ func Load(path string) (*Config, error) {
 		return nil, err
 	}
 	base := filepath.Dir(path)
-	for _, p := range []*string{&cfg.DataDir, &cfg.TemplateKeyFile, &cfg.NATS.Credentials, &cfg.AdminSocket, &cfg.Devices.KeysFile} {
+	for _, p := range []*string{&cfg.DataDir, &cfg.TemplateKeyFile, &cfg.NATS.Credentials, &cfg.AdminSocket, &cfg.Devices.KeysFile, &cfg.Display.Catalogs} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(base, *p)
 		}
@@ -191,6 +205,7 @@ func Defaults() *Config {
 		DataDir:       "/var/lib/ttpgate",
 		AdminSocket:   "/run/ttpgate/gated.sock",
 		MetricsListen: "127.0.0.1:9310",
+		Display:       Display{Listen: "127.0.0.1:9320", StatusListen: "127.0.0.1:9321", ExitArrow: "up"},
 		Match:         Match{TargetFMR: 1e-4},
 		NATS:          NATS{URL: "nats://127.0.0.1:4222"},
 		Devices:       Devices{CardReader: dev(1), BioReader: dev(2), DoorBoard: dev(3)},
@@ -269,10 +284,19 @@ func (c *Config) validate(file string) Errors {
 	if c.AdminSocket == "" || len(c.AdminSocket) > 100 {
 		bad("admin_socket", fmt.Sprintf("%q: expected the path of the admin Unix socket, at most 100 bytes (e.g. /run/ttpgate/gated.sock)", c.AdminSocket))
 	}
-	if c.MetricsListen != "" {
-		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
-			bad("metrics_listen", fmt.Sprintf("%q: expected HOST:PORT (e.g. 127.0.0.1:9310) or \"\" for no metrics", c.MetricsListen))
+	for _, a := range []struct{ field, v, eg string }{{"metrics_listen", c.MetricsListen, "127.0.0.1:9310"},
+		{"display.listen", c.Display.Listen, "127.0.0.1:9320"}, {"display.status_listen", c.Display.StatusListen, "127.0.0.1:9321"}} {
+		if a.v == "" {
+			continue
 		}
+		if _, _, err := net.SplitHostPort(a.v); err != nil {
+			bad(a.field, fmt.Sprintf("%q: expected HOST:PORT (e.g. %s) or \"\" for none", a.v, a.eg))
+		}
+	}
+	switch c.Display.ExitArrow {
+	case "up", "left", "right":
+	default:
+		bad("display.exit_arrow", fmt.Sprintf("%q: allowed up, left, right", c.Display.ExitArrow))
 	}
 	if !strings.HasPrefix(c.NATS.URL, "nats://") && !strings.HasPrefix(c.NATS.URL, "tls://") {
 		bad("nats.url", fmt.Sprintf("%q: expected nats://host:port or tls://host:port", c.NATS.URL))

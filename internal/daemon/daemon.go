@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"ttpgate/display"
 	"ttpgate/gate"
 	"ttpgate/internal/config"
 	"ttpgate/sync/events"
@@ -57,6 +58,7 @@ type Daemon struct {
 	verifier *templateVerifier
 	keys     *keyStore
 	metrics  *metrics
+	display  *display.Server
 
 	mu      sync.Mutex
 	status  gate.Status
@@ -67,12 +69,15 @@ type Daemon struct {
 	admin  chan adminRequest
 	recent *eventRing
 
-	metricsAddr     string
-	shuttingDown    bool      // lane goroutine only
-	savedMode       laneState // lane goroutine only: the mode to persist
-	lastSyncRev     uint64    // lane goroutine only: registry revision of the last registry_sync event
-	lastSyncApplied uint64    // lane goroutine only
-	outboxLevel     chan outbox.Alarm
+	metricsAddr       string
+	ready             chan struct{} // closed once Run has started every part
+	displayAddr       string
+	displayStatusAddr string
+	shuttingDown      bool      // lane goroutine only
+	savedMode         laneState // lane goroutine only: the mode to persist
+	lastSyncRev       uint64    // lane goroutine only: registry revision of the last registry_sync event
+	lastSyncApplied   uint64    // lane goroutine only
+	outboxLevel       chan outbox.Alarm
 
 	timing passageTiming
 }
@@ -125,7 +130,7 @@ func New(opt Options) (*Daemon, error) {
 		inputs: make(chan gate.Input, 256), devices: map[string]*device{},
 		latency: NewLatencyRecorder(), offline: opt.OfflineAfter,
 		admin: make(chan adminRequest), recent: newEventRing(500), started: time.Now(),
-		outboxLevel: make(chan outbox.Alarm, 1)}
+		outboxLevel: make(chan outbox.Alarm, 1), ready: make(chan struct{})}
 	if d.keys, err = loadKeys(cfg.Devices.KeysFile); err != nil {
 		st.Close()
 		return nil, err
@@ -135,6 +140,11 @@ func New(opt Options) (*Daemon, error) {
 	d.lane = gate.NewLane(laneConfig(cfg), storeRegistry{st}, d.verifier)
 	d.buses = d.planBuses()
 	d.metrics = newMetrics(d)
+	if d.display, err = display.New(display.Options{CatalogDir: cfg.Display.Catalogs, ExitArrow: cfg.Display.ExitArrow,
+		Status: func(ctx context.Context) any { return d.Report(ctx) }, Log: log.With("part", "display")}); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("display: %w", err)
+	}
 	return d, nil
 }
 
@@ -220,6 +230,25 @@ func (d *Daemon) Run(ctx context.Context) error {
 	start(func() { _ = d.pub.Run(comp) })
 	start(func() { d.syncRegistry(comp, js) })
 	start(func() { d.serveAdmin(comp, ln) })
+	if d.cfg.Display.Listen != "" {
+		tln, err := net.Listen("tcp", d.cfg.Display.Listen)
+		var sln net.Listener
+		if err == nil && d.cfg.Display.StatusListen != "" {
+			sln, err = net.Listen("tcp", d.cfg.Display.StatusListen)
+			if err != nil {
+				tln.Close()
+			}
+		}
+		if err != nil {
+			d.log.Error("display listen address unavailable; running without the display", "err", err)
+		} else {
+			d.displayAddr = tln.Addr().String()
+			if sln != nil {
+				d.displayStatusAddr = sln.Addr().String()
+			}
+			start(func() { _ = d.display.Serve(comp, tln, sln) })
+		}
+	}
 	if d.cfg.MetricsListen != "" {
 		mln, err := net.Listen("tcp", d.cfg.MetricsListen)
 		if err != nil {
@@ -231,6 +260,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 
+	close(d.ready)
 	d.loop(ctx, comp)
 	stopComp()
 	wg.Wait()
@@ -516,3 +546,9 @@ func (d *Daemon) LastEventSeq(ctx context.Context) (uint64, error) { return d.st
 
 // MetricsAddr returns the address the metrics server listens on ("" when off).
 func (d *Daemon) MetricsAddr() string { return d.metricsAddr }
+
+// DisplayAddr returns the lane display's address, and its status page's ("" when off).
+func (d *Daemon) DisplayAddr() (traveller, status string) { return d.displayAddr, d.displayStatusAddr }
+
+// Ready is closed once Run has started every part of the lane (listeners open).
+func (d *Daemon) Ready() <-chan struct{} { return d.ready }

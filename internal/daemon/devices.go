@@ -325,6 +325,7 @@ func (dev *device) callOfficer(ctx context.Context, on bool) error {
 func (d *Daemon) carryOut(o gate.Output, in gate.Input) {
 	switch o := o.(type) {
 	case gate.Show:
+		d.display.Show(o)
 		for _, name := range []string{CardReader, BioReader} {
 			if dev := d.devices[name]; dev != nil {
 				dev.enqueue(d, func(ctx context.Context) error { return dev.show(ctx, o) })

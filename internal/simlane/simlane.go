@@ -73,10 +73,10 @@ type Lane struct {
 
 	stopDaemon context.CancelFunc
 	daemonDone chan struct{}
-	wg     sync.WaitGroup
-	ptys   []*os.File
-	errMu  sync.Mutex
-	runErr error
+	wg         sync.WaitGroup
+	ptys       []*os.File
+	errMu      sync.Mutex
+	runErr     error
 }
 
 // Start starts HQ, the simulated devices on two pseudo-terminal buses (the readers on one, the
@@ -162,6 +162,7 @@ data_dir: gate-data
 template_key_file: template.key
 admin_socket: gated.sock
 metrics_listen: 127.0.0.1:0
+display: {listen: 127.0.0.1:0, status_listen: 127.0.0.1:0}
 nats:
   url: %s
 devices:
@@ -210,7 +211,12 @@ func (l *Lane) StartDaemon() error {
 			l.errMu.Unlock()
 		}
 	}()
-	return nil
+	select {
+	case <-d.Ready():
+		return nil
+	case <-l.daemonDone:
+		return fmt.Errorf("simlane: the daemon stopped at start: %v", l.Err())
+	}
 }
 
 // StopDaemon stops the daemon as SIGTERM does and waits until it has exited.

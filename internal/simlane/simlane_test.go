@@ -2,6 +2,7 @@ package simlane
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -85,6 +86,9 @@ func TestDeviceLossClosesLaneAndRecovers(t *testing.T) {
 	mark := l.Card.Mark()
 	if _, err := l.Card.WaitCommand(ctx, mark-1, osdp.CmdTEXT, func(r simulator.Received) bool { return r.Text == "LANE CLOSED" }); err != nil {
 		t.Fatal(err)
+	}
+	if got := displayScreen(t, l); got != "closed" {
+		t.Fatalf("the lane display must show the lane closed, shows %q", got)
 	}
 	pulses := l.Door.PulseCount(simulator.OutputExitDoor)
 	from := tail.mark()
@@ -213,4 +217,22 @@ func countAtHQ(ctx context.Context, l *Lane) (uint64, error) {
 		return 0, err
 	}
 	return info.State.Msgs, nil
+}
+
+// displayScreen reads the screen the lane display shows now.
+func displayScreen(t *testing.T, l *Lane) string {
+	t.Helper()
+	addr, _ := l.Daemon.DisplayAddr()
+	resp, err := http.Get("http://" + addr + "/state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var p struct {
+		Screen string `json:"screen"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
+		t.Fatal(err)
+	}
+	return p.Screen
 }
