@@ -80,7 +80,7 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("demo failed: %v\n%s", err, text)
 	}
-	for _, want := range []string{"11 travellers, 11 as expected", "BIO_MISMATCH", "CARD_REVOKED", "CARD_EXPIRED",
+	for _, want := range []string{"11 travellers, 11 as expected", "3 travellers, 3 as expected", "BIO_MISMATCH", "CARD_REVOKED", "CARD_EXPIRED",
 		"ED_MISSING", "CARD_SUPERSEDED", "TAILGATING", "0 gaps", "demo passed"} {
 		if !strings.Contains(string(text), want) {
 			t.Errorf("demo output lacks %q", want)

@@ -65,10 +65,24 @@ type Devices struct {
 	// InstallMode accepts devices on the default key SCBK-D so gatectl can install their own
 	// keys; the lane stays closed while any device is on SCBK-D.
 	InstallMode bool `yaml:"install_mode"`
+	// FingerModule, when its port is set, is the lane's fingerprint reader instead of an OSDP
+	// biometric reader: a ZhianTec EF01 module (R30x, AS608) that sends images.
+	FingerModule FingerModule `yaml:"finger_module"`
 	// KeysFile holds each device's Secure Channel key (written by `gatectl osdp commission`);
 	// default: osdp-keys.json in data_dir.
 	KeysFile string `yaml:"keys_file"`
 }
+
+// FingerModule is an EF01 fingerprint module on its own UART (docs/ef01.md).
+type FingerModule struct {
+	Port     string `yaml:"port"`
+	Baud     int    `yaml:"baud"`     // the rate gated moves the module to (fastest: 115200)
+	Password uint32 `yaml:"password"` // the module's handshake password (factory 0)
+	Address  uint32 `yaml:"address"`  // the module's address (factory 0xFFFFFFFF)
+}
+
+// UsesFingerModule reports whether the fingerprint reader is an EF01 module.
+func (d Devices) UsesFingerModule() bool { return d.FingerModule.Port != "" }
 
 // Secure reports whether Secure Channel is required (the default when secure_channel is unset).
 func (d Devices) Secure() bool { return d.SecureChannel == nil || *d.SecureChannel }
@@ -302,10 +316,27 @@ func (c *Config) validate(file string) Errors {
 		bad("nats.url", fmt.Sprintf("%q: expected nats://host:port or tls://host:port", c.NATS.URL))
 	}
 	seen := map[string]string{}
-	for _, d := range []struct {
+	osdpDevices := []struct {
 		name string
 		dev  Device
-	}{{"card_reader", c.Devices.CardReader}, {"bio_reader", c.Devices.BioReader}, {"door_board", c.Devices.DoorBoard}} {
+	}{{"card_reader", c.Devices.CardReader}, {"bio_reader", c.Devices.BioReader}, {"door_board", c.Devices.DoorBoard}}
+	if c.Devices.UsesFingerModule() {
+		if c.Devices.BioReader.Port != "" {
+			bad("devices.bio_reader", "configure one fingerprint reader: an OSDP bio_reader or a finger_module, not both")
+		}
+		osdpDevices = append(osdpDevices[:1], osdpDevices[2])
+		switch c.Devices.FingerModule.Baud {
+		case 9600, 19200, 38400, 57600, 115200:
+		default:
+			bad("devices.finger_module.baud", fmt.Sprintf("%d: allowed 9600, 19200, 38400, 57600, 115200 (the module's rates; 115200 is fastest)", c.Devices.FingerModule.Baud))
+		}
+		for _, o := range osdpDevices {
+			if o.dev.Port == c.Devices.FingerModule.Port {
+				bad("devices.finger_module.port", fmt.Sprintf("%s is also devices.%s's OSDP bus: the module needs its own UART", o.dev.Port, o.name))
+			}
+		}
+	}
+	for _, d := range osdpDevices {
 		f := "devices." + d.name
 		if d.dev.Port == "" {
 			bad(f+".port", "required: the serial port of this device, e.g. /dev/ttyUSB0 (gatectl ports lists them)")
@@ -328,6 +359,9 @@ func (c *Config) validate(file string) Errors {
 		seen[key] = d.name
 	}
 	for _, busDev := range [][2]Device{{c.Devices.CardReader, c.Devices.BioReader}, {c.Devices.CardReader, c.Devices.DoorBoard}, {c.Devices.BioReader, c.Devices.DoorBoard}} {
+		if busDev[0].Port == "" || busDev[1].Port == "" {
+			continue
+		}
 		if busDev[0].Port == busDev[1].Port && busDev[0].Baud != busDev[1].Baud {
 			bad("devices", fmt.Sprintf("devices on port %s have different baud rates %d and %d: one bus has one speed", busDev[0].Port, busDev[0].Baud, busDev[1].Baud))
 			break

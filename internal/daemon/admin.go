@@ -318,6 +318,15 @@ func (d *Daemon) selftest(ctx context.Context, req SelftestRequest) []CheckResul
 	}
 	for _, name := range []string{CardReader, BioReader, DoorBoard} {
 		dev := d.devices[name]
+		if dev == nil {
+			r := d.module.report()
+			var err error
+			if !r.Online {
+				err = fmt.Errorf("fingerprint module offline: %s", r.Problem)
+			}
+			check(name+" (EF01 module) online", err, "")
+			continue
+		}
 		cp, err := dev.cp()
 		if err == nil {
 			var st osdp.PDStats
@@ -400,6 +409,12 @@ func (d *Daemon) Report(ctx context.Context) StatusReport {
 		State: string(st.State), ClosedBecause: st.ClosedBecause, FireAlarm: st.FireAlarm, HQLink: link}
 	for _, name := range []string{CardReader, BioReader, DoorBoard} {
 		dev := d.devices[name]
+		if dev == nil && name == BioReader && d.module != nil {
+			dr := d.module.report()
+			dr.Port = d.cfg.Devices.FingerModule.Port
+			rep.Devices = append(rep.Devices, dr)
+			continue
+		}
 		dr := DeviceReport{Name: name, Port: dev.bus.port, Address: int(dev.addr)}
 		if cp := dev.bus.controlPanel(); cp != nil {
 			for _, s := range cp.Stats() {
@@ -503,7 +518,7 @@ func (d *Daemon) handleCommission(w http.ResponseWriter, r *http.Request) {
 	}
 	dev := d.devices[req.Device]
 	if dev == nil {
-		fail(w, 400, "device %q: allowed %s, %s, %s", req.Device, CardReader, BioReader, DoorBoard)
+		fail(w, 400, "device %q: allowed the lane's OSDP devices %s, %s, %s", req.Device, CardReader, BioReader, DoorBoard)
 		return
 	}
 	if !d.cfg.Devices.InstallMode {

@@ -59,6 +59,7 @@ type Daemon struct {
 	keys     *keyStore
 	metrics  *metrics
 	display  *display.Server
+	module   *fingerModule // the EF01 fingerprint module, when it is the lane's reader
 
 	mu      sync.Mutex
 	status  gate.Status
@@ -139,6 +140,9 @@ func New(opt Options) (*Daemon, error) {
 	d.verifier.setThreshold(cfg.Match.Threshold, cfg.Match.TargetFMR)
 	d.lane = gate.NewLane(laneConfig(cfg), storeRegistry{st}, d.verifier)
 	d.buses = d.planBuses()
+	if cfg.Devices.UsesFingerModule() {
+		d.module = newFingerModule()
+	}
 	d.metrics = newMetrics(d)
 	if d.display, err = display.New(display.Options{CatalogDir: cfg.Display.Catalogs, ExitArrow: cfg.Display.ExitArrow,
 		Status: func(ctx context.Context) any { return d.Report(ctx) }, Log: log.With("part", "display")}); err != nil {
@@ -188,9 +192,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		go func() { defer wg.Done(); f() }()
 	}
 
-	// Every device is offline until its PD answers.
+	// Every device is offline until it answers.
 	now := time.Now()
-	for name := range d.devices {
+	for _, name := range []string{CardReader, BioReader, DoorBoard} {
 		d.lane.Handle(now, gate.DeviceStatusChanged{At: now, Device: name, Online: false, Detail: "not yet seen"})
 	}
 	mode, why := gate.InService, ""
@@ -226,6 +230,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	for _, dev := range d.devices {
 		dev := dev
 		start(func() { dev.work(comp, d) })
+	}
+	if d.module != nil {
+		start(func() { d.module.run(comp, d) })
 	}
 	start(func() { _ = d.pub.Run(comp) })
 	start(func() { d.syncRegistry(comp, js) })

@@ -69,7 +69,9 @@ func (d *Daemon) planBuses() []*bus {
 			inputs: osdp.Status{0, 0, 1, 0, 0}}
 	}
 	add(CardReader, d.cfg.Devices.CardReader)
-	add(BioReader, d.cfg.Devices.BioReader)
+	if !d.cfg.Devices.UsesFingerModule() {
+		add(BioReader, d.cfg.Devices.BioReader)
+	}
 	add(DoorBoard, d.cfg.Devices.DoorBoard)
 	var out []*bus
 	for _, b := range byPort {
@@ -332,6 +334,17 @@ func (d *Daemon) carryOut(o gate.Output, in gate.Input) {
 			}
 		}
 	case gate.RequestSample:
+		if d.module != nil {
+			if o.Attempt == 1 {
+				d.timing.mu.Lock()
+				if !d.timing.cardAt.IsZero() {
+					d.timing.requested = time.Since(d.timing.cardAt)
+				}
+				d.timing.mu.Unlock()
+			}
+			d.module.request(o.Attempt)
+			return
+		}
 		dev := d.devices[BioReader]
 		dev.enqueue(d, func(ctx context.Context) error {
 			cp, err := dev.cp()
@@ -377,8 +390,11 @@ func (d *Daemon) carryOut(o gate.Output, in gate.Input) {
 		dev := d.devices[DoorBoard]
 		dev.enqueue(d, func(ctx context.Context) error { return dev.callOfficer(ctx, o.On) })
 	case gate.CancelSample:
-		// The reader's pending capture is simply ignored: a late sample finds the lane no
-		// longer waiting for one.
+		// An OSDP reader's pending capture is simply ignored: a late sample finds the lane no
+		// longer waiting for one. A module's capture is stopped.
+		if d.module != nil {
+			d.module.cancelCapture()
+		}
 	}
 }
 

@@ -2,7 +2,11 @@ package simlane
 
 import (
 	"fmt"
+	"path/filepath"
 	"time"
+
+	"ttpgate/devices/ef01sim"
+	"ttpgate/match/extract"
 
 	"ttpgate/internal/testdata"
 	"ttpgate/sync/registry"
@@ -172,3 +176,49 @@ func Records(sc []Scripted) []*registry.Record {
 
 // Describe is a one-line description of a scripted traveller.
 func (s Scripted) Describe() string { return fmt.Sprintf("%s (%s)", s.Name, s.What) }
+
+// ModuleSamples are the samples of a lane whose fingerprint reader is an EF01 module: the
+// enrolled template is extracted from one impression of a real finger; the live samples are
+// packed 4-bit images of another impression of it and of another finger, as the module uploads
+// them.
+type ModuleSamples struct {
+	Enrolled          []byte // ISO/IEC 19794-2 template of fingers/1_1.png
+	Genuine, Impostor []byte // packed images of fingers/1_2.png and 2_1.png
+}
+
+// LoadModuleSamples reads and prepares the EF01 lane's samples from the shared test data.
+func LoadModuleSamples() (ModuleSamples, error) {
+	var s ModuleSamples
+	dir, err := testdata.Dir()
+	if err != nil {
+		return s, err
+	}
+	png, err := testdata.Read("fingerprints", "1_1.png")
+	if err != nil {
+		return s, err
+	}
+	if s.Enrolled, err = extract.ExtractISO(png, extract.Options{}); err != nil {
+		return s, fmt.Errorf("enrolling fingers/1_1.png: %w", err)
+	}
+	if s.Genuine, err = ef01sim.LoadPNG(filepath.Join(dir, "fingerprints", "1_2.png")); err != nil {
+		return s, err
+	}
+	s.Impostor, err = ef01sim.LoadPNG(filepath.Join(dir, "fingerprints", "2_1.png"))
+	return s, err
+}
+
+// ModuleScenario is the travellers of the EF01 lane of `make demo` (a departure lane).
+func ModuleScenario(today registry.Date, s ModuleSamples) []Scripted {
+	rec := func(id, card string) *registry.Record { return NewRecord(id, card, today, s.Enrolled, RecordOptions{}) }
+	return []Scripted{
+		{Traveller: Traveller{Name: "Mia", Card: "3000000001", Samples: [][]byte{s.Genuine}},
+			What: "her own finger on the EF01 module", Record: rec("M0001", "3000000001"),
+			Expect: Expect{Type: "passage_granted", Completed: true}},
+		{Traveller: Traveller{Name: "Noah", Card: "3000000002", Samples: [][]byte{nil, s.Genuine}},
+			What: "a smeared capture first, then a good one", Record: rec("M0002", "3000000002"),
+			Expect: Expect{Type: "passage_granted", Completed: true}},
+		{Traveller: Traveller{Name: "Omar", Card: "3000000003", Samples: [][]byte{s.Impostor, s.Impostor, s.Impostor}},
+			What: "another person's finger, three times", Record: rec("M0003", "3000000003"),
+			Expect: Expect{Type: "refused", Reason: "BIO_MISMATCH"}},
+	}
+}

@@ -20,6 +20,8 @@ import (
 
 	"github.com/creack/pty"
 
+	"ttpgate/devices/ef01"
+	"ttpgate/devices/ef01sim"
 	"ttpgate/devices/osdp"
 	"ttpgate/devices/simulator"
 	"ttpgate/internal/config"
@@ -45,13 +47,23 @@ type Options struct {
 	// InstallMode starts the devices on the default Secure Channel key SCBK-D and the gate in
 	// install mode, to commission them; otherwise every device has its own key from the start.
 	InstallMode bool
+	// FingerModule makes the fingerprint reader an EF01 module (images over a UART) simulated on
+	// its own pseudo-terminal, instead of an OSDP biometric reader; PaceModule holds its writes
+	// to the line's byte time (a 256x288 image takes 3.4 s at 115200 baud).
+	FingerModule bool
+	PaceModule   bool
+	// Gate is the lane's gate id (default SIM01).
+	Gate string
 }
 
 // Devices are the simulated devices of one lane.
 type Devices struct {
 	Card *simulator.CardReader
-	Bio  *simulator.BioReader
+	Bio  *simulator.BioReader // the OSDP fingerprint reader
 	Door *simulator.DoorBoard
+	// Module is the EF01 fingerprint module when the lane has one instead of Bio; the samples
+	// a traveller places on it are packed 4-bit images.
+	Module *ef01sim.Sim
 }
 
 // NewDevices returns a card reader, a fingerprint reader and a door board at OSDP addresses 1, 2
@@ -71,6 +83,7 @@ type Lane struct {
 	cancel context.CancelFunc
 	opt    Options
 
+	modulePTY  *ef01sim.PTY
 	stopDaemon context.CancelFunc
 	daemonDone chan struct{}
 	wg         sync.WaitGroup
@@ -96,6 +109,9 @@ func Start(ctx context.Context, opt Options) (*Lane, error) {
 	def(&opt.HQClock, 500*time.Millisecond)
 	def(&opt.PollInterval, 20*time.Millisecond)
 	def(&opt.RegistryMaxAge, 30*time.Second)
+	if opt.Gate == "" {
+		opt.Gate = "SIM01"
+	}
 	if opt.Direction == "" {
 		opt.Direction = "entry"
 	}
@@ -139,9 +155,23 @@ func Start(ctx context.Context, opt Options) (*Lane, error) {
 			return nil, err
 		}
 	}
-	readers, err := ServePTY(runCtx, &l.wg, &l.ptys, secure, l.Card, l.Bio)
+	readerPDs := []simulator.PeripheralDevice{l.Card, l.Bio}
+	bioLine := ""
+	if opt.FingerModule {
+		readerPDs = readerPDs[:1]
+		sim, p, err := ef01sim.ServePTY(runCtx, ef01sim.Config{Pace: opt.PaceModule})
+		if err != nil {
+			return nil, err
+		}
+		l.Module, l.modulePTY = sim, p
+		bioLine = fmt.Sprintf("  finger_module: {port: %s, baud: 115200}\n", p.Path)
+	}
+	readers, err := ServePTY(runCtx, &l.wg, &l.ptys, secure, readerPDs...)
 	if err != nil {
 		return nil, err
+	}
+	if !opt.FingerModule {
+		bioLine = fmt.Sprintf("  bio_reader: {port: %s, baud: 115200, address: 2, poll_interval: %s}\n", readers, opt.PollInterval)
 	}
 	doors, err := ServePTY(runCtx, &l.wg, &l.ptys, secure, l.Door)
 	if err != nil {
@@ -154,7 +184,7 @@ func Start(ctx context.Context, opt Options) (*Lane, error) {
 		return nil, err
 	}
 	yaml := fmt.Sprintf(`# written by simlane: a simulated lane on pseudo-terminals
-gate: SIM01
+gate: %s
 airport: HND
 timezone: Asia/Tokyo
 direction: %s
@@ -168,15 +198,14 @@ nats:
 devices:
   install_mode: %t
   card_reader: {port: %s, baud: 115200, address: 1, poll_interval: %s}
-  bio_reader: {port: %s, baud: 115200, address: 2, poll_interval: %s}
-  door_board: {port: %s, baud: 115200, address: 3, poll_interval: %s}
+%s  door_board: {port: %s, baud: 115200, address: 3, poll_interval: %s}
 lane:
   max_attempts: 3
   finger_timeout: %s
   door_pulse: %s
   refusal_screen: %s
   registry_max_age: %s
-`, opt.Direction, hq.URL, opt.InstallMode, readers, opt.PollInterval, readers, opt.PollInterval,
+`, opt.Gate, opt.Direction, hq.URL, opt.InstallMode, readers, opt.PollInterval, bioLine,
 		doors, opt.PollInterval, opt.FingerTimeout, opt.DoorPulse, opt.RefusalScreen, opt.RegistryMaxAge)
 	l.ConfigPath = filepath.Join(opt.Dir, "gate.yaml")
 	if err := os.WriteFile(l.ConfigPath, []byte(yaml), 0o600); err != nil {
@@ -285,6 +314,9 @@ func (l *Lane) Close() {
 	for _, f := range l.ptys {
 		f.Close()
 	}
+	if l.modulePTY != nil {
+		l.modulePTY.Close()
+	}
 	l.wg.Wait()
 	if l.HQ != nil {
 		l.HQ.Close()
@@ -379,7 +411,20 @@ func (w *Walker) Walk(ctx context.Context, t Traveller) (Observed, error) {
 			obs.Refused = true
 			break
 		}
-		if l.Bio.CapturePending() {
+		if l.Module != nil {
+			// An EF01 module has no capture request to watch: the lane's guidance on the card
+			// reader's display says when it wants a finger.
+			for n := attemptTexts(l.Card, w.mark); obs.Attempts < n; {
+				i := obs.Attempts
+				obs.Attempts++
+				obs.SampleAt = time.Now()
+				if i < len(t.Samples) && t.Samples[i] != nil {
+					l.Module.Place(ef01sim.Finger{Image: t.Samples[i]})
+				} else {
+					l.Module.Place(ef01sim.Finger{Confirm: ef01.ConfImageFail})
+				}
+			}
+		} else if l.Bio.CapturePending() {
 			i := obs.Attempts
 			obs.Attempts++
 			obs.SampleAt = time.Now()
@@ -412,4 +457,17 @@ func (w *Walker) Walk(ctx context.Context, t Traveller) (Observed, error) {
 	}
 	obs.ExitPulses = l.Door.PulseCount(simulator.OutputExitDoor) - pulses
 	return obs, nil
+}
+
+// attemptTexts counts the fingerprint prompts ("PLACE FINGER n/m", "TRY AGAIN n/m") the card
+// reader displayed since log position since.
+func attemptTexts(card *simulator.CardReader, since int) int {
+	n := 0
+	log := card.Log()
+	for _, r := range log[min(since, len(log)):] {
+		if strings.HasPrefix(r.Text, "PLACE FINGER") || strings.HasPrefix(r.Text, "TRY AGAIN") {
+			n++
+		}
+	}
+	return n
 }

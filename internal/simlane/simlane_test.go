@@ -194,10 +194,11 @@ func TestShutdownRefusesCleanlyAndRestartLosesNothing(t *testing.T) {
 	if n, err := countAtHQ(ctx, l); err != nil || n != last {
 		t.Fatalf("after a clean shutdown HQ must have every event: %d at HQ, last seq %d (%v)", n, last, err)
 	}
+	restart := tail.mark()
 	if err := l.StartDaemon(); err != nil {
 		t.Fatal(err)
 	}
-	started := tail.waitFor(t, tail.mark(), "lane_mode", "", "")
+	started := tail.waitFor(t, restart, "lane_mode", "", "")
 	if started.Seq != last+1 {
 		t.Fatalf("after a restart the sequence must go on: got %d, want %d", started.Seq, last+1)
 	}
@@ -235,4 +236,44 @@ func displayScreen(t *testing.T, l *Lane) string {
 		t.Fatal(err)
 	}
 	return p.Screen
+}
+
+// A lane whose fingerprint reader is an EF01 module: captures are uploaded as images, extracted
+// and matched by the gate; a smeared capture is a retry within the attempt budget.
+func TestFingerModuleLane(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	tail := &localTail{}
+	l, err := Start(ctx, Options{Dir: t.TempDir(), Direction: "departure", OnEvent: tail.add, FingerModule: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	s, err := LoadModuleSamples()
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := ModuleScenario(registry.DateOf(time.Now(), l.Config.Location), s)
+	rev, err := l.Put(ctx, Records(script)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.WaitRegistry(ctx, rev); err != nil {
+		t.Fatal(err)
+	}
+	w := &Walker{Lane: l.Devices}
+	for _, sc := range script {
+		from := tail.mark()
+		obs, err := w.Walk(ctx, sc.Traveller)
+		if err != nil {
+			t.Fatalf("%s: %v", sc.Name, err)
+		}
+		ev := tail.waitFor(t, from, sc.Expect.Type, sc.Expect.Reason, "")
+		if obs.Granted != (sc.Expect.Type == "passage_granted") || ev.Card != sc.Card {
+			t.Fatalf("%s: observed %+v, event %+v, want %s", sc.Name, obs, ev, sc.Expect)
+		}
+		if sc.Name == "Noah" && ev.Attempts != 2 {
+			t.Fatalf("the smeared capture must count as an attempt: %+v", ev)
+		}
+	}
 }
