@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -14,11 +15,18 @@ const Bucket = "ttp-registry"
 // EnsureBucket creates the registry bucket (history 1, file storage) if it
 // does not exist, or updates its configuration, and returns it.
 func EnsureBucket(ctx context.Context, js jetstream.JetStream) (jetstream.KeyValue, error) {
+	return EnsureBucketReplicas(ctx, js, 1)
+}
+
+// EnsureBucketReplicas is EnsureBucket for a clustered HQ: the bucket's
+// stream is kept on replicas servers (3 for the HQ cluster in configs/nats).
+func EnsureBucketReplicas(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.KeyValue, error) {
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      Bucket,
-		Description: "TTP registry: user.<user_id> records (schema v1) and hq.clock",
+		Description: "TTP registry: user.<user_id> records and hq.clock, HQ-signed (schema 2)",
 		History:     1,
 		Storage:     jetstream.FileStorage,
+		Replicas:    max(replicas, 1),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("registry: create or update KV bucket %s: %w", Bucket, err)
@@ -26,11 +34,45 @@ func EnsureBucket(ctx context.Context, js jetstream.JetStream) (jetstream.KeyVal
 	return kv, nil
 }
 
-// Put validates r and writes it under Key(r.UserID). It returns the new
-// revision of the bucket. A revocation is a Put of the record with status
-// revoked, never a delete.
+// signingKV is a KeyValue that carries the HQ signer Put and PutClock use.
+type signingKV struct {
+	jetstream.KeyValue
+	signer *Signer
+}
+
+// SigningKV returns kv with s attached: Put and PutClock on the result sign
+// with s. Everything else is kv's own.
+func SigningKV(kv jetstream.KeyValue, s *Signer) jetstream.KeyValue {
+	if skv, ok := kv.(*signingKV); ok {
+		kv = skv.KeyValue
+	}
+	return &signingKV{KeyValue: kv, signer: s}
+}
+
+// SignerOf returns the signer attached to kv by SigningKV, or nil.
+func SignerOf(kv jetstream.KeyValue) *Signer {
+	if skv, ok := kv.(*signingKV); ok {
+		return skv.signer
+	}
+	return nil
+}
+
+// ErrNoSigner is returned by Put and PutClock on a KeyValue without a signer.
+var ErrNoSigner = errors.New("registry: no HQ signing key: gates apply only signed records (wrap the bucket with registry.SigningKV, or use PutSigned)")
+
+// Put signs r with the signer attached to kv (SigningKV) and writes it under
+// Key(r.UserID). It returns the new revision of the bucket. A revocation is
+// a Put of the record with status revoked, never a delete.
 func Put(ctx context.Context, kv jetstream.KeyValue, r *Record) (revision uint64, err error) {
-	data, err := r.Marshal()
+	return PutSigned(ctx, kv, SignerOf(kv), r)
+}
+
+// PutSigned validates r, signs it with s and writes it under Key(r.UserID).
+func PutSigned(ctx context.Context, kv jetstream.KeyValue, s *Signer, r *Record) (revision uint64, err error) {
+	if s == nil {
+		return 0, ErrNoSigner
+	}
+	data, err := s.SignRecord(r)
 	if err != nil {
 		return 0, err
 	}
@@ -41,12 +83,30 @@ func Put(ctx context.Context, kv jetstream.KeyValue, r *Record) (revision uint64
 	return rev, nil
 }
 
-// PutClock writes HQ's time t under ClockKey and returns the new revision.
-// HQ calls it every few seconds; gates measure freshness by it.
+// PutClock writes HQ's time t under ClockKey, signed with the signer attached
+// to kv, and returns the new revision. HQ calls it every few seconds; gates
+// measure freshness by it.
 func PutClock(ctx context.Context, kv jetstream.KeyValue, t time.Time) (revision uint64, err error) {
-	rev, err := kv.Put(ctx, ClockKey, MarshalClock(t))
+	s := SignerOf(kv)
+	if s == nil {
+		return 0, ErrNoSigner
+	}
+	rev, err := kv.Put(ctx, ClockKey, s.SignClock(t))
 	if err != nil {
 		return 0, fmt.Errorf("registry: put %s: %w", ClockKey, err)
 	}
 	return rev, nil
+}
+
+// Get reads and decodes the record of userID; v as for OpenRecord.
+func Get(ctx context.Context, kv jetstream.KeyValue, userID string, v *Verifier) (*Record, uint64, error) {
+	e, err := kv.Get(ctx, Key(userID))
+	if err != nil {
+		return nil, 0, fmt.Errorf("registry: get user %s: %w", userID, err)
+	}
+	r, err := OpenRecord(e.Key(), e.Value(), v)
+	if err != nil {
+		return nil, 0, err
+	}
+	return r, e.Revision(), nil
 }

@@ -18,8 +18,15 @@ import (
 	"time"
 )
 
-// SchemaVersion is the registry record schema this code reads and writes.
-const SchemaVersion = 1
+// SchemaVersion is the registry record schema this code writes: schema 2
+// is the schema 1 record body inside an HQ-signed envelope (see sign.go and
+// docs/registry.md).
+const SchemaVersion = 2
+
+// MinSchemaVersion is the oldest record body schema Parse accepts. A schema 1
+// body has the same fields as schema 2; import files may still use it, and
+// HQ signs it as schema 2. Gates never apply a bare (unsigned) body.
+const MinSchemaVersion = 1
 
 // Limits on record fields.
 const (
@@ -226,8 +233,8 @@ func (r *Record) Validate() error {
 	if r == nil {
 		return fieldErr("", "nil record")
 	}
-	if r.Schema != SchemaVersion {
-		return fieldErr("schema", "must be %d, got %d", SchemaVersion, r.Schema)
+	if r.Schema < MinSchemaVersion || r.Schema > SchemaVersion {
+		return fieldErr("schema", "must be %d..%d, got %d", MinSchemaVersion, SchemaVersion, r.Schema)
 	}
 	if err := ValidUserID(r.UserID); err != nil {
 		return fieldErr("user_id", "%v", err)
@@ -354,7 +361,8 @@ type jsonTemplate struct {
 	Data   string `json:"data"`
 }
 
-// Marshal encodes r as a schema v1 JSON record. It validates r first.
+// Marshal encodes r as a JSON record body (schema r.Schema, unsigned; see
+// Signer.SignRecord for the KV value). It validates r first.
 func (r *Record) Marshal() ([]byte, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
@@ -382,7 +390,8 @@ func (r *Record) Marshal() ([]byte, error) {
 	return json.Marshal(j)
 }
 
-// Parse decodes and validates one schema v1 record. It is strict: unknown or
+// Parse decodes and validates one record body (schema 1 or 2, unsigned;
+// OpenRecord decodes a signed KV value). It is strict: unknown or
 // wrongly cased fields, missing required fields, bad dates, unknown status
 // values, duplicate card numbers and template data that is not standard
 // base64 are errors; every error wraps ErrInvalid and names the field and
@@ -398,8 +407,8 @@ func Parse(data []byte) (*Record, error) {
 	if err := field(top, "schema", &r.Schema, "an integer"); err != nil {
 		return nil, err
 	}
-	if r.Schema != SchemaVersion {
-		return nil, fieldErr("schema", "this gate reads schema %d, got %d", SchemaVersion, r.Schema)
+	if r.Schema < MinSchemaVersion || r.Schema > SchemaVersion {
+		return nil, fieldErr("schema", "this gate reads schema %d..%d, got %d", MinSchemaVersion, SchemaVersion, r.Schema)
 	}
 	var s string
 	if err := field(top, "user_id", &r.UserID, "a string"); err != nil {
@@ -625,3 +634,35 @@ func MarshalClock(t time.Time) []byte {
 	}{t.UTC().Format(time.RFC3339Nano)})
 	return b
 }
+
+// SignClock returns the KV value of hq.clock at t, signed.
+func (s *Signer) SignClock(t time.Time) []byte {
+	return s.seal(kindClock, ClockKey, MarshalClock(t))
+}
+
+// OpenClock decodes a signed hq.clock value; with v not nil its signature
+// must check with a trusted key. Errors wrap ErrInvalid, and ErrSignature
+// for signature problems.
+func OpenClock(value []byte, v *Verifier) (time.Time, error) {
+	body, _, err := open(kindClock, ClockKey, value, v)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return ParseClock(body)
+}
+
+// ErrReplay is wrapped by errors that refuse replayed or older data: a record
+// whose updated time is older than the one the gate holds for the user (or
+// not newer than the user's deletion), an hq.clock older than the stored
+// one, a snapshot older than the stored revision. Such errors also wrap
+// ErrInvalid.
+var ErrReplay = errors.New("replayed or older registry data")
+
+// ReplayError reports refused replayed or older data.
+type ReplayError struct{ Problem string }
+
+// Error implements error.
+func (e *ReplayError) Error() string { return "registry: replayed or older data: " + e.Problem }
+
+// Unwrap makes errors.Is true for both ErrReplay and ErrInvalid.
+func (e *ReplayError) Unwrap() []error { return []error{ErrReplay, ErrInvalid} }

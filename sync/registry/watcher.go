@@ -58,19 +58,68 @@ type WatcherOptions struct {
 	MinBackoff, MaxBackoff time.Duration
 	// Logger receives rejections and reconnects (default slog.Default()).
 	Logger *slog.Logger
+
+	// Verifier holds the HQ public keys; every record and hq.clock must
+	// carry a signature that checks with one of them. Nil means signatures
+	// are NOT checked (envelopes are still required): a development
+	// transition only, logged as a warning at start; a production gate
+	// always configures its HQ keys.
+	Verifier *Verifier
+	// JS, when set and the store is a SnapshotInstaller, lets the watcher
+	// bootstrap from HQ's latest snapshot (SnapshotBucket) before watching:
+	// when the store is empty, when its revision is older than the bucket's
+	// first (the history it missed is gone), or when its HQ clock is older
+	// than MaxOffline. The lane keeps the old copy until the new one is
+	// complete.
+	JS jetstream.JetStream
+	// MaxOffline, when positive, is how old the stored HQ clock may be
+	// before the watcher rebuilds from a snapshot rather than resume from
+	// deltas: set it to HQ's delete-marker retention, since a gate offline
+	// longer may have missed deletions.
+	MaxOffline time.Duration
+	// OnReject, when set, is called for every rejected entry (after it is
+	// logged and counted), e.g. to report it to HQ as an event. It must
+	// not block.
+	OnReject func(Rejection)
+}
+
+// Rejection describes one registry entry the watcher refused.
+type Rejection struct {
+	Key      string // KV key
+	Revision uint64 // bucket revision of the entry (0 for a snapshot)
+	Reason   string // why (never contains a card number or template data)
+	Kind     string // "malformed", "signature" or "replay"
+}
+
+func rejectionKind(err error) string {
+	switch {
+	case errors.Is(err, ErrSignature):
+		return "signature"
+	case errors.Is(err, ErrReplay):
+		return "replay"
+	default:
+		return "malformed"
+	}
 }
 
 // WatcherStats are the Watcher's counters.
 type WatcherStats struct {
 	Applied      uint64    // user records upserted
 	Deleted      uint64    // user keys deleted or purged by HQ and removed locally
-	Rejected     uint64    // entries skipped: malformed record, unknown key, key/user_id mismatch
+	Rejected     uint64    // entries skipped: malformed record, unknown key, key/user_id mismatch, bad signature, replay
+	BadSignature uint64    // of Rejected: missing, malformed or wrong signature, untrusted key id
+	Replayed     uint64    // of Rejected: a record or clock older than the one the gate holds
 	ClockUpdates uint64    // hq.clock values applied
 	Restarts     uint64    // times the KV watch was (re)started after an error
 	Revision     uint64    // stored cursor: last applied bucket revision
 	HQClock      time.Time // HQ time of the last applied hq.clock (registry freshness)
 	CaughtUp     bool      // the current watch has delivered every entry that existed when it started
 	LastError    string    // last watch or apply error, "" if none
+
+	Bootstraps        uint64        // snapshots installed
+	BootstrapRevision uint64        // revision of the last installed snapshot
+	BootstrapTime     time.Duration // how long the last snapshot took to fetch, check and install
+	SnapshotRejected  uint64        // snapshots refused (bad signature, hash, older than the store)
 }
 
 // Watcher applies the registry bucket to the local store: it resumes from the
@@ -106,7 +155,11 @@ func NewWatcher(kv jetstream.KeyValue, st Applier, opt WatcherOptions) *Watcher 
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	return &Watcher{kv: kv, st: st, opt: opt, log: opt.Logger.With("component", "registry-watcher")}
+	w := &Watcher{kv: kv, st: st, opt: opt, log: opt.Logger.With("component", "registry-watcher")}
+	if opt.Verifier == nil {
+		w.log.Warn("registry signatures are NOT verified: no HQ public keys configured (WatcherOptions.Verifier is nil)")
+	}
+	return w
 }
 
 // Stats returns a snapshot of the counters.
@@ -157,6 +210,16 @@ func (w *Watcher) watch(ctx context.Context) error {
 	rev, clock, err := w.st.RegistryCursor(ctx)
 	if err != nil {
 		return fmt.Errorf("registry: read stored cursor: %w", err)
+	}
+	if inst, ok := w.st.(SnapshotInstaller); ok && w.opt.JS != nil {
+		if why := w.needSnapshot(ctx, rev, clock); why != "" {
+			if err := w.bootstrap(ctx, inst, rev, why); err != nil {
+				return err
+			}
+			if rev, clock, err = w.st.RegistryCursor(ctx); err != nil {
+				return fmt.Errorf("registry: read stored cursor: %w", err)
+			}
+		}
 	}
 	w.mu.Lock()
 	w.stats.Revision, w.stats.HQClock = rev, clock
@@ -282,50 +345,60 @@ type change struct {
 	rec     *Record // nil for a delete
 	userID  string
 	deleted bool
+	// deletedFirst: the key was deleted earlier in the same batch, then put
+	// again; the delete is applied before the record (so a replay of the
+	// deleted record is checked against the deletion).
+	deletedFirst bool
 }
 
-// decode turns entries into a Batch, rejecting malformed ones. The batch's
-// revision is the last entry's even if that entry was rejected.
-func (w *Watcher) decode(entries []jetstream.KeyValueEntry) (b *Batch, changes []change, rejected, clocks uint64) {
+// decode turns entries into a Batch, rejecting malformed, unsigned, wrongly
+// signed and replayed ones. The batch's revision is the last entry's even if
+// that entry was rejected.
+func (w *Watcher) decode(entries []jetstream.KeyValueEntry) (b *Batch, changes []change, rej rejectCounts, clocks uint64) {
 	b = &Batch{Revision: entries[len(entries)-1].Revision()}
+	res := decodeParallel(entries, w.opt.Verifier)
+	w.mu.Lock()
+	lastClock := w.stats.HQClock
+	w.mu.Unlock()
 	byUser := make(map[string]change)
-	for _, e := range entries {
+	for i, e := range entries {
 		key := e.Key()
 		del := e.Operation() == jetstream.KeyValueDelete || e.Operation() == jetstream.KeyValuePurge
 		if key == ClockKey {
 			if del {
 				continue
 			}
-			t, err := ParseClock(e.Value())
-			if err != nil {
-				rejected++
-				w.reject(e, err)
+			if res[i].err != nil {
+				rej.add(w.reject(key, e.Revision(), res[i].err))
 				continue
 			}
+			t := *res[i].clock
+			if t.Before(lastClock) {
+				rej.add(w.reject(key, e.Revision(), &ReplayError{Problem: fmt.Sprintf("hq.clock %s is older than the applied %s",
+					t.UTC().Format(time.RFC3339Nano), lastClock.UTC().Format(time.RFC3339Nano))}))
+				continue
+			}
+			lastClock = t
 			b.HQClock = &t
 			clocks++
 			continue
 		}
 		uid, ok := UserIDFromKey(key)
 		if !ok {
-			rejected++
-			w.reject(e, fmt.Errorf("unknown key: want %q or \"user.<user_id>\" with a user id of 1..%d letters, digits, '_' or '-'", ClockKey, MaxUserIDLen))
+			rej.add(w.reject(key, e.Revision(), fmt.Errorf("unknown key: want %q or \"user.<user_id>\" with a user id of 1..%d letters, digits, '_' or '-'", ClockKey, MaxUserIDLen)))
 			continue
 		}
+		prev, seen := byUser[uid]
+		delBefore := seen && (prev.deleted || prev.deletedFirst)
 		if del {
 			byUser[uid] = change{rev: e.Revision(), userID: uid, deleted: true}
 			continue
 		}
-		r, err := Parse(e.Value())
-		if err == nil && r.UserID != uid {
-			err = fieldErr("user_id", "%q does not match the key's user id %q", r.UserID, uid)
-		}
-		if err != nil {
-			rejected++
-			w.reject(e, err)
+		if res[i].err != nil {
+			rej.add(w.reject(key, e.Revision(), res[i].err))
 			continue
 		}
-		byUser[uid] = change{rev: e.Revision(), rec: r, userID: uid}
+		byUser[uid] = change{rev: e.Revision(), rec: res[i].rec, userID: uid, deletedFirst: delBefore}
 	}
 	changes = make([]change, 0, len(byUser))
 	for _, c := range byUser {
@@ -333,24 +406,44 @@ func (w *Watcher) decode(entries []jetstream.KeyValueEntry) (b *Batch, changes [
 	}
 	sort.Slice(changes, func(i, j int) bool { return changes[i].rev < changes[j].rev })
 	for _, c := range changes {
-		if c.deleted {
+		if c.deleted || c.deletedFirst {
 			b.Deleted = append(b.Deleted, c.userID)
-		} else {
+		}
+		if !c.deleted {
 			b.Records = append(b.Records, c.rec)
 		}
 	}
-	return b, changes, rejected, clocks
+	return b, changes, rej, clocks
 }
 
-func (w *Watcher) reject(e jetstream.KeyValueEntry, err error) {
-	w.log.Warn("registry entry rejected", "key", e.Key(), "revision", e.Revision(), "reason", err.Error())
+// rejectCounts counts rejections by kind.
+type rejectCounts struct{ total, signature, replay uint64 }
+
+func (r *rejectCounts) add(kind string) {
+	r.total++
+	switch kind {
+	case "signature":
+		r.signature++
+	case "replay":
+		r.replay++
+	}
+}
+
+// reject logs and reports one rejected entry and returns its kind.
+func (w *Watcher) reject(key string, rev uint64, err error) string {
+	kind := rejectionKind(err)
+	w.log.Warn("registry entry rejected", "key", key, "revision", rev, "kind", kind, "reason", err.Error())
+	if w.opt.OnReject != nil {
+		w.opt.OnReject(Rejection{Key: key, Revision: rev, Reason: err.Error(), Kind: kind})
+	}
+	return kind
 }
 
 // apply decodes and applies one batch. If the store rejects the batch as
 // invalid, the changes are applied one by one so that only the offending
 // record is skipped.
 func (w *Watcher) apply(ctx context.Context, entries []jetstream.KeyValueEntry) error {
-	b, changes, rejected, clocks := w.decode(entries)
+	b, changes, rej, clocks := w.decode(entries)
 	err := w.st.ApplyBatch(ctx, b)
 	if err != nil && !errors.Is(err, ErrInvalid) {
 		return fmt.Errorf("registry: apply batch ending at revision %d: %w", b.Revision, err)
@@ -360,23 +453,25 @@ func (w *Watcher) apply(ctx context.Context, entries []jetstream.KeyValueEntry) 
 		w.log.Warn("registry batch rejected by store, applying one by one", "revision", b.Revision, "err", err.Error())
 		applied, deleted = 0, 0
 		for _, c := range changes {
-			one := &Batch{Revision: c.rev}
-			if c.deleted {
-				one.Deleted = []string{c.userID}
-			} else {
-				one.Records = []*Record{c.rec}
+			var ones []*Batch
+			if c.deleted || c.deletedFirst {
+				ones = append(ones, &Batch{Revision: c.rev, Deleted: []string{c.userID}})
 			}
-			err := w.st.ApplyBatch(ctx, one)
-			switch {
-			case err == nil && c.deleted:
-				deleted++
-			case err == nil:
-				applied++
-			case errors.Is(err, ErrInvalid):
-				rejected++
-				w.log.Warn("registry entry rejected", "key", Key(c.userID), "revision", c.rev, "reason", err.Error())
-			default:
-				return fmt.Errorf("registry: apply revision %d: %w", c.rev, err)
+			if !c.deleted {
+				ones = append(ones, &Batch{Revision: c.rev, Records: []*Record{c.rec}})
+			}
+			for _, one := range ones {
+				err := w.st.ApplyBatch(ctx, one)
+				switch {
+				case err == nil && len(one.Deleted) > 0:
+					deleted++
+				case err == nil:
+					applied++
+				case errors.Is(err, ErrInvalid):
+					rej.add(w.reject(Key(c.userID), c.rev, err))
+				default:
+					return fmt.Errorf("registry: apply revision %d: %w", c.rev, err)
+				}
 			}
 		}
 		// Advance the cursor past the last entry and record the clock.
@@ -388,11 +483,89 @@ func (w *Watcher) apply(ctx context.Context, entries []jetstream.KeyValueEntry) 
 	defer w.mu.Unlock()
 	w.stats.Applied += applied
 	w.stats.Deleted += deleted
-	w.stats.Rejected += rejected
+	w.stats.Rejected += rej.total
+	w.stats.BadSignature += rej.signature
+	w.stats.Replayed += rej.replay
 	w.stats.Revision = b.Revision
 	w.stats.ClockUpdates += clocks
 	if b.HQClock != nil {
 		w.stats.HQClock = *b.HQClock
 	}
 	return nil
+}
+
+// needSnapshot says why the store should be rebuilt from a snapshot before
+// watching, or "" if deltas suffice.
+func (w *Watcher) needSnapshot(ctx context.Context, rev uint64, clock time.Time) string {
+	if rev == 0 {
+		return "empty store"
+	}
+	if w.opt.MaxOffline > 0 && !clock.IsZero() && time.Since(clock) > w.opt.MaxOffline {
+		return fmt.Sprintf("stored HQ clock %s is older than MaxOffline %s", clock.Format(time.RFC3339), w.opt.MaxOffline)
+	}
+	first, ok := w.firstRevision(ctx)
+	if ok && first > rev+1 {
+		return fmt.Sprintf("stored revision %d is older than the bucket's first revision %d: history the gate missed is gone", rev, first)
+	}
+	return ""
+}
+
+// firstRevision returns the bucket's first revision still stored.
+func (w *Watcher) firstRevision(ctx context.Context) (uint64, bool) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	st, err := w.kv.Status(ctx)
+	if err != nil {
+		return 0, false
+	}
+	si, ok := st.(interface{ StreamInfo() *jetstream.StreamInfo })
+	if !ok || si.StreamInfo() == nil || si.StreamInfo().State.Msgs == 0 {
+		return 0, false
+	}
+	return si.StreamInfo().State.FirstSeq, true
+}
+
+// bootstrap installs HQ's latest snapshot. It fails (and the watch is
+// retried) only on an error worth retrying; a missing snapshot or one that
+// cannot help (older than the store) leaves the store to the deltas.
+func (w *Watcher) bootstrap(ctx context.Context, inst SnapshotInstaller, rev uint64, why string) error {
+	start := time.Now()
+	w.log.Info("registry bootstrap from snapshot", "reason", why, "stored_revision", rev)
+	m, err := Bootstrap(ctx, w.opt.JS, inst, w.opt.Verifier)
+	switch {
+	case err == nil:
+		d := time.Since(start)
+		w.mu.Lock()
+		w.stats.Bootstraps++
+		w.stats.BootstrapRevision = m.Revision
+		w.stats.BootstrapTime = d
+		w.mu.Unlock()
+		w.log.Info("registry snapshot installed", "revision", m.Revision, "users", m.Users, "bytes", m.Size, "took", d.String())
+		return nil
+	case errors.Is(err, ErrNoSnapshot):
+		if rev == 0 {
+			w.log.Info("no registry snapshot published: reading the whole bucket")
+		} else {
+			w.log.Error("registry needs a snapshot but HQ has published none: resuming from deltas, deletions made while offline may be missed", "reason", why)
+		}
+		return nil
+	case errors.Is(err, ErrInvalid):
+		w.mu.Lock()
+		w.stats.SnapshotRejected++
+		w.stats.LastError = err.Error()
+		w.mu.Unlock()
+		w.reject(SnapshotBucket+"/"+ManifestObject, 0, err)
+		return nil // never applied; deltas go on
+	case ctx.Err() != nil:
+		return ctx.Err()
+	default:
+		// The snapshot store is unreachable or the install failed: the
+		// deltas still bring the store forward; the next watch start
+		// tries again.
+		w.mu.Lock()
+		w.stats.LastError = err.Error()
+		w.mu.Unlock()
+		w.log.Error("registry bootstrap from snapshot failed: going on with deltas", "err", err.Error(), "reason", why)
+		return nil
+	}
 }

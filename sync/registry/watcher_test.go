@@ -3,6 +3,7 @@ package registry_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,12 @@ import (
 )
 
 var key = bytes.Repeat([]byte{7}, store.TemplateKeySize)
+
+// hqKey signs everything the tests put; gates trust it through verifier.
+var (
+	hqKey, _    = registry.GenerateSigner("test-hq")
+	verifier, _ = registry.NewVerifier(map[string]ed25519.PublicKey{"test-hq": hqKey.PublicKey()})
+)
 
 func newRecord(userID, cardNumber string) *registry.Record {
 	return &registry.Record{
@@ -47,6 +54,7 @@ func setup(t *testing.T) env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	kv = registry.SigningKV(kv, hqKey)
 	if st, err := kv.Status(ctx); err != nil || st.History() != 1 {
 		t.Fatalf("bucket history = %v, %v", st, err)
 	}
@@ -109,7 +117,7 @@ func TestWatcherAppliesRevocationAndResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	w := registry.NewWatcher(e.kv, e.st, registry.WatcherOptions{BatchDelay: 5 * time.Millisecond, Logger: quietLogger()})
+	w := registry.NewWatcher(e.kv, e.st, registry.WatcherOptions{Verifier: verifier, BatchDelay: 5 * time.Millisecond, Logger: quietLogger()})
 	stop := run(t, w)
 	waitFor(t, "initial sync", func() bool { s := w.Stats(); return s.Revision == rev && s.CaughtUp })
 	s := w.Stats()
@@ -144,7 +152,7 @@ func TestWatcherAppliesRevocationAndResumes(t *testing.T) {
 	// While the watcher is down, one more record; a new watcher on the same
 	// store resumes from the stored revision and applies only that one.
 	rev = put(t, e.kv, newRecord("U0000003", "1000000003"))
-	w2 := registry.NewWatcher(e.kv, e.st, registry.WatcherOptions{BatchDelay: 5 * time.Millisecond, Logger: quietLogger()})
+	w2 := registry.NewWatcher(e.kv, e.st, registry.WatcherOptions{Verifier: verifier, BatchDelay: 5 * time.Millisecond, Logger: quietLogger()})
 	run(t, w2)
 	waitFor(t, "resume", func() bool { return w2.Stats().Revision == rev })
 	if s := w2.Stats(); s.Applied != 1 || s.Rejected != 0 {
@@ -179,15 +187,16 @@ func TestWatcherRejectsMalformed(t *testing.T) {
 		return rev
 	}
 	mustPut("user.U0000009", []byte(`{"schema":1,"user_id":"U0000009"`)) // truncated JSON
-	mismatch, _ := newRecord("U0000008", "1000000008").Marshal()         // record of another user
+	mismatch, _ := hqKey.SignRecord(newRecord("U0000008", "1000000008")) // record of another user, signed for its own key
 	mustPut("user.U0000007", mismatch)                                   //
 	mustPut("junk.key", []byte(`{}`))                                    // unknown key
-	mustPut(registry.ClockKey, []byte(`{"time":"yesterday"}`))           // bad clock
-	bad, _ := newRecord("U0000006", "1000000006").Marshal()              //
-	mustPut("user.U0000006", bytes.Replace(bad, []byte(`"active"`), []byte(`"suspended"`), 1))
+	mustPut(registry.ClockKey, []byte(`{"time":"yesterday"}`))           // bad (and unsigned) clock
+	bad, _ := newRecord("U0000006", "1000000006").Marshal()              // a valid body signed with its status changed
+	badEnv := hqKey.SignRecordBody(registry.Key("U0000006"), bytes.Replace(bad, []byte(`"active"`), []byte(`"suspended"`), 1))
+	mustPut("user.U0000006", badEnv)
 	last := put(t, e.kv, newRecord("U0000002", "1000000002"))
 
-	w := registry.NewWatcher(e.kv, e.st, registry.WatcherOptions{BatchSize: 3, BatchDelay: 5 * time.Millisecond, Logger: logger})
+	w := registry.NewWatcher(e.kv, e.st, registry.WatcherOptions{Verifier: verifier, BatchSize: 3, BatchDelay: 5 * time.Millisecond, Logger: logger})
 	run(t, w)
 	waitFor(t, "sync past malformed entries", func() bool { return w.Stats().Revision == last })
 	s := w.Stats()
@@ -200,7 +209,7 @@ func TestWatcherRejectsMalformed(t *testing.T) {
 	logMu.Lock()
 	out := logs.String()
 	logMu.Unlock()
-	for _, want := range []string{"key=user.U0000009", "key=junk.key", "key=user.U0000007", `does not match the key's user id`,
+	for _, want := range []string{"key=user.U0000009", "key=junk.key", "key=user.U0000007", `signature: does not verify`,
 		"key=hq.clock", `key=user.U0000006`, `\"suspended\" is not one of active, revoked`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %q:\n%s", want, out)
@@ -229,7 +238,7 @@ func TestWatcherSkipsRecordTheStoreRejects(t *testing.T) {
 	put(t, e.kv, newRecord("U0000001", "1000000001"))
 	put(t, e.kv, newRecord("U-BAD", "1000000099"))
 	last := put(t, e.kv, newRecord("U0000002", "1000000002"))
-	w := registry.NewWatcher(e.kv, failingStore{e.st}, registry.WatcherOptions{BatchDelay: 20 * time.Millisecond, Logger: quietLogger()})
+	w := registry.NewWatcher(e.kv, failingStore{e.st}, registry.WatcherOptions{Verifier: verifier, BatchDelay: 20 * time.Millisecond, Logger: quietLogger()})
 	run(t, w)
 	waitFor(t, "sync", func() bool { return w.Stats().Revision == last })
 	if s := w.Stats(); s.Applied != 2 || s.Rejected != 1 {
@@ -248,13 +257,14 @@ func TestWatcherSurvivesServerRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	kv = registry.SigningKV(kv, hqKey)
 	st, err := store.Open(filepath.Join(t.TempDir(), "gate.db"), key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	put(t, kv, newRecord("U0000001", "1000000001"))
-	w := registry.NewWatcher(kv, st, registry.WatcherOptions{BatchDelay: 5 * time.Millisecond, StallCheck: 100 * time.Millisecond, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Logger: quietLogger()})
+	w := registry.NewWatcher(kv, st, registry.WatcherOptions{Verifier: verifier, BatchDelay: 5 * time.Millisecond, StallCheck: 100 * time.Millisecond, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Logger: quietLogger()})
 	run(t, w)
 	waitFor(t, "first record", func() bool { return w.Stats().Applied == 1 })
 

@@ -71,11 +71,26 @@ CREATE TABLE audit (
 	detail  TEXT NOT NULL
 );
 `},
+	{2, "replay protection: fixed-width updated times, user tombstones", `
+-- users.updated is compared as text from now on: make every stored value
+-- fixed width (9 fraction digits, UTC 'Z'), as the store writes it.
+UPDATE users SET updated = substr(updated, 1, 19) || '.000000000Z'
+	WHERE length(updated) = 20 AND substr(updated, 20, 1) = 'Z';
+UPDATE users SET updated = substr(updated, 1, length(updated) - 1) || substr('000000000', 1, 30 - length(updated)) || 'Z'
+	WHERE length(updated) BETWEEN 22 AND 29 AND substr(updated, 20, 1) = '.' AND substr(updated, -1) = 'Z';
+
+-- A user deleted at HQ leaves its last updated time: a replay of an
+-- older signed record of that user is refused.
+CREATE TABLE user_tombstones (
+	user_id TEXT PRIMARY KEY,
+	updated TEXT NOT NULL
+) WITHOUT ROWID;
+`},
 }
 
 // SchemaVersion is the newest schema version this code knows (the version
 // of the last migration).
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // migrate brings the database to SchemaVersion, one transaction per version.
 func migrate(ctx context.Context, db *sql.DB, path string) error {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -83,12 +84,22 @@ func (s *Store) ApplyBatch(ctx context.Context, b *registry.Batch) error {
 	}
 
 	if len(b.Deleted) > 0 {
+		tomb, err := tx.PrepareContext(ctx, `INSERT INTO user_tombstones (user_id, updated)
+			SELECT user_id, updated FROM users WHERE user_id = ?
+			ON CONFLICT (user_id) DO UPDATE SET updated = max(updated, excluded.updated)`)
+		if err != nil {
+			return fmt.Errorf("store: prepare: %w", err)
+		}
+		defer tomb.Close()
 		del, err := tx.PrepareContext(ctx, `DELETE FROM users WHERE user_id = ?`)
 		if err != nil {
 			return fmt.Errorf("store: prepare: %w", err)
 		}
 		defer del.Close()
 		for _, id := range b.Deleted {
+			if _, err := tomb.ExecContext(ctx, id); err != nil {
+				return fmt.Errorf("store: tombstone user %q: %w", id, err)
+			}
 			if _, err := del.ExecContext(ctx, id); err != nil {
 				return fmt.Errorf("store: delete user %q: %w", id, err)
 			}
@@ -103,6 +114,9 @@ func (s *Store) ApplyBatch(ctx context.Context, b *registry.Batch) error {
 		defer stmts.close()
 		for i, r := range b.Records {
 			if err := stmts.upsert(ctx, r, sealed[i]); err != nil {
+				if errors.Is(err, registry.ErrReplay) {
+					return fmt.Errorf("store: apply registry revision %d: user %q: %w", b.Revision, r.UserID, err)
+				}
 				if isConstraint(err) {
 					return fmt.Errorf("store: apply registry revision %d: user %q: %w: %v", b.Revision, r.UserID, registry.ErrInvalid, err)
 				}
@@ -115,7 +129,10 @@ func (s *Store) ApplyBatch(ctx context.Context, b *registry.Batch) error {
 	if b.HQClock != nil {
 		clock = b.HQClock.UnixNano()
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE gate_state SET registry_revision = ?, hq_clock = COALESCE(?, hq_clock) WHERE id = 1`,
+	// The HQ clock never goes back (a replayed clock is refused by the
+	// watcher; this is the store's own guard).
+	if _, err := tx.ExecContext(ctx, `UPDATE gate_state SET registry_revision = ?,
+		hq_clock = CASE WHEN ?2 IS NULL THEN hq_clock ELSE max(COALESCE(hq_clock, ?2), ?2) END WHERE id = 1`,
 		b.Revision, clock); err != nil {
 		return fmt.Errorf("store: set registry cursor %d: %w", b.Revision, err)
 	}
@@ -133,8 +150,14 @@ func userID(r *registry.Record) string {
 }
 
 type upsertStmts struct {
-	user, delCards, delTemplates, card, template *sql.Stmt
+	user, tombstone, delTombstone, delCards, delTemplates, card, template *sql.Stmt
 }
+
+// updatedLayout is how users.updated is stored: fixed width, so that text
+// order is time order (replay checks compare it in SQL).
+const updatedLayout = "2006-01-02T15:04:05.000000000Z"
+
+func formatUpdated(t time.Time) string { return t.UTC().Format(updatedLayout) }
 
 func prepareUpsert(ctx context.Context, tx *sql.Tx) (*upsertStmts, error) {
 	var st upsertStmts
@@ -151,7 +174,10 @@ func prepareUpsert(ctx context.Context, tx *sql.Tx) (*upsertStmts, error) {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (user_id) DO UPDATE SET status = excluded.status, eligibility = excluded.eligibility,
 			passport_expiry = excluded.passport_expiry, preferred_language = excluded.preferred_language,
-			ed_from = excluded.ed_from, ed_to = excluded.ed_to, updated = excluded.updated`)
+			ed_from = excluded.ed_from, ed_to = excluded.ed_to, updated = excluded.updated
+		WHERE excluded.updated >= users.updated`)
+	st.tombstone = prep(`SELECT updated FROM user_tombstones WHERE user_id = ?`)
+	st.delTombstone = prep(`DELETE FROM user_tombstones WHERE user_id = ?`)
 	st.delCards = prep(`DELETE FROM cards WHERE user_id = ?`)
 	st.delTemplates = prep(`DELETE FROM templates WHERE user_id = ?`)
 	st.card = prep(`INSERT INTO cards (number, user_id, status, issued, expires) VALUES (?, ?, ?, ?, ?)
@@ -166,7 +192,7 @@ func prepareUpsert(ctx context.Context, tx *sql.Tx) (*upsertStmts, error) {
 }
 
 func (st *upsertStmts) close() {
-	for _, s := range []*sql.Stmt{st.user, st.delCards, st.delTemplates, st.card, st.template} {
+	for _, s := range []*sql.Stmt{st.user, st.tombstone, st.delTombstone, st.delCards, st.delTemplates, st.card, st.template} {
 		if s != nil {
 			s.Close()
 		}
@@ -178,9 +204,28 @@ func (st *upsertStmts) upsert(ctx context.Context, r *registry.Record, sealed []
 	if r.ED != nil {
 		edFrom, edTo = nullDate(r.ED.From), nullDate(r.ED.To)
 	}
-	if _, err := st.user.ExecContext(ctx, r.UserID, string(r.Status), string(r.Eligibility), r.PassportExpiry.String(),
-		r.PreferredLanguage, edFrom, edTo, r.Updated.UTC().Format(time.RFC3339Nano)); err != nil {
+	updated := formatUpdated(r.Updated)
+	var deletedAt string
+	switch err := st.tombstone.QueryRowContext(ctx, r.UserID).Scan(&deletedAt); {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
 		return err
+	case updated <= deletedAt:
+		return &registry.ReplayError{Problem: fmt.Sprintf("user %s was deleted after this record's updated time %s", r.UserID, r.Updated.UTC().Format(time.RFC3339Nano))}
+	default:
+		if _, err := st.delTombstone.ExecContext(ctx, r.UserID); err != nil {
+			return err
+		}
+	}
+	res, err := st.user.ExecContext(ctx, r.UserID, string(r.Status), string(r.Eligibility), r.PassportExpiry.String(),
+		r.PreferredLanguage, edFrom, edTo, updated)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return &registry.ReplayError{Problem: fmt.Sprintf("user %s: record updated %s is older than the one this gate holds", r.UserID, r.Updated.UTC().Format(time.RFC3339Nano))}
 	}
 	if _, err := st.delCards.ExecContext(ctx, r.UserID); err != nil {
 		return err
