@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 )
 
 func init() {
-	register("serve", "[-dir DIR] [-listen HOST:PORT] [-clock 2s]   a development HQ (embedded NATS + JetStream)", serve)
+	register("serve", "[-dir DIR] [-listen HOST:PORT] [-clock 2s] [-key FILE]   a development HQ (embedded NATS + JetStream)", serve)
 }
 
 func serve(ctx context.Context, args []string) error {
@@ -22,6 +23,7 @@ func serve(ctx context.Context, args []string) error {
 	dir := fs.String("dir", "hq-data", "JetStream storage folder")
 	listen := fs.String("listen", "127.0.0.1:4222", "client listen address")
 	clock := fs.Duration("clock", 2*time.Second, "how often the registry clock is put")
+	key := fs.String("key", "", "HQ's record-signing key file (hqctl registry keygen); default DIR/hq.key, created if missing")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -34,12 +36,19 @@ func serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("-listen %q: port must be a number", *listen)
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	hq, err := devhq.Start(ctx, devhq.Options{Dir: *dir, Host: host, Port: port, ClockEvery: *clock, Logger: log})
+	if *key == "" {
+		*key = filepath.Join(*dir, "hq.key")
+	}
+	hq, err := devhq.Start(ctx, devhq.Options{Dir: *dir, Host: host, Port: port, ClockEvery: *clock, Logger: log, KeyFile: *key})
 	if err != nil {
 		return err
 	}
 	defer hq.Close()
-	log.Info("development HQ serving", "url", hq.URL, "dir", *dir)
+	log.Info("development HQ serving", "url", hq.URL, "dir", *dir, "key_file", *key, "hq_public_keys", hq.PublicKeys())
+	fmt.Fprintf(os.Stderr, "gates trust this HQ with, in their config:\nregistry:\n  hq_public_keys:\n")
+	for id, k := range hq.PublicKeys() {
+		fmt.Fprintf(os.Stderr, "    %s: %s\n", id, k)
+	}
 	<-ctx.Done()
 	return nil
 }

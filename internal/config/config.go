@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"ttpgate/sync/registry"
 )
 
 // Config is a gate's configuration (configs/gate.example.yaml documents every field).
@@ -28,6 +30,7 @@ type Config struct {
 	AdminSocket     string         `yaml:"admin_socket"`
 	MetricsListen   string         `yaml:"metrics_listen"`
 	Display         Display        `yaml:"display"`
+	Registry        Registry       `yaml:"registry"`
 	NATS            NATS           `yaml:"nats"`
 	Devices         Devices        `yaml:"devices"`
 	Lane            Lane           `yaml:"lane"`
@@ -52,6 +55,19 @@ type Display struct {
 type NATS struct {
 	URL         string `yaml:"url"`
 	Credentials string `yaml:"credentials"`
+	// JetStreamDomain is HQ's JetStream domain ("hq" in configs/nats) when the gate connects to an
+	// airport leaf node; "" when it connects to HQ's servers directly.
+	JetStreamDomain string `yaml:"jetstream_domain"`
+}
+
+// Registry is how the gate trusts and keeps its copy of the registry.
+type Registry struct {
+	// HQPublicKeys are HQ's Ed25519 record-signing public keys by key id (base64): a record or
+	// clock signed by any other key is rejected. Several ids allow key rotation.
+	HQPublicKeys map[string]string `yaml:"hq_public_keys"`
+	// MaxOffline: a gate whose registry clock is older than this when it starts rebuilds its copy
+	// from HQ's snapshot (set it to the registry bucket's history window); 0 = never.
+	MaxOffline Duration `yaml:"max_offline"`
 }
 
 // Devices are the lane's OSDP peripheral devices. Devices that name the same port share a bus.
@@ -297,6 +313,11 @@ func (c *Config) validate(file string) Errors {
 	}
 	if c.AdminSocket == "" || len(c.AdminSocket) > 100 {
 		bad("admin_socket", fmt.Sprintf("%q: expected the path of the admin Unix socket, at most 100 bytes (e.g. /run/ttpgate/gated.sock)", c.AdminSocket))
+	}
+	if len(c.Registry.HQPublicKeys) == 0 {
+		bad("registry.hq_public_keys", "required: HQ's record-signing public keys by key id, e.g. {hq-2026: <base64>} (`hqctl registry keygen` prints them); the gate applies only records they sign")
+	} else if _, err := registry.ParsePublicKeys(c.Registry.HQPublicKeys); err != nil {
+		bad("registry.hq_public_keys", err.Error()+" (expected key id: base64 of a 32-byte Ed25519 public key)")
 	}
 	for _, a := range []struct{ field, v, eg string }{{"metrics_listen", c.MetricsListen, "127.0.0.1:9310"},
 		{"display.listen", c.Display.Listen, "127.0.0.1:9320"}, {"display.status_listen", c.Display.StatusListen, "127.0.0.1:9321"}} {

@@ -23,6 +23,7 @@ func TestExampleConfigLoads(t *testing.T) {
 }
 
 const minimal = `
+registry: {hq_public_keys: {k1: rZoMvfkqJAwQQtwx5w2t2VX0AoNmOytb1egT3uLOyFc=}}
 gate: G01
 airport: HND
 direction: departure
@@ -57,7 +58,7 @@ func TestBadConfigsNameFileFieldAndAllowed(t *testing.T) {
 		name, yaml string
 		want       []string
 	}{
-		{"unknown field", minimal + "colour: red\n", []string{"gate.yaml:11", "colour", "unknown field", "allowed here:", "direction"}},
+		{"unknown field", minimal + "colour: red\n", []string{"gate.yaml:12", "colour", "unknown field", "allowed here:", "direction"}},
 		{"unknown nested field", strings.Replace(minimal, "address: 3}", "address: 3, speed: 9}", 1), []string{"devices.door_board.speed", "allowed here:", "baud"}},
 		{"bad direction", strings.Replace(minimal, "departure", "sideways", 1), []string{"direction", `"sideways"`, "entry, departure"}},
 		{"missing port", strings.Replace(minimal, "{port: /dev/ttyS1, address: 3}", "{address: 3}", 1), []string{"devices.door_board.port", "required"}},
@@ -108,5 +109,16 @@ func TestSecureChannelDefaultsOn(t *testing.T) {
 	_, err = Parse("gate.yaml", []byte(strings.Replace(minimal, "devices:\n", "devices:\n  secure_channel: false\n  install_mode: true\n", 1)))
 	if err == nil || !strings.Contains(err.Error(), "devices.install_mode") {
 		t.Fatalf("install mode without Secure Channel must be refused: %v", err)
+	}
+}
+
+func TestRegistryKeysRequired(t *testing.T) {
+	noKeys := strings.Replace(minimal, minimal[:strings.Index(minimal, "gate: G01")], "\n", 1)
+	if _, err := Parse("gate.yaml", []byte(noKeys)); err == nil || !strings.Contains(err.Error(), "registry.hq_public_keys") {
+		t.Fatalf("a gate without HQ keys would apply unsigned records; want an error, got %v", err)
+	}
+	bad := strings.Replace(minimal, "{k1: ", "{k1: x", 1)
+	if _, err := Parse("gate.yaml", []byte(bad)); err == nil || !strings.Contains(err.Error(), "hq_public_keys") {
+		t.Fatalf("a malformed key must be refused: %v", err)
 	}
 }

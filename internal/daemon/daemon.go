@@ -60,6 +60,9 @@ type Daemon struct {
 	metrics  *metrics
 	display  *display.Server
 	module   *fingerModule // the EF01 fingerprint module, when it is the lane's reader
+	// verifier2 checks HQ's signatures on registry records, clocks and snapshots.
+	verifier2 *registry.Verifier
+	rejects   chan registry.Rejection
 
 	mu      sync.Mutex
 	status  gate.Status
@@ -131,7 +134,11 @@ func New(opt Options) (*Daemon, error) {
 		inputs: make(chan gate.Input, 256), devices: map[string]*device{},
 		latency: NewLatencyRecorder(), offline: opt.OfflineAfter,
 		admin: make(chan adminRequest), recent: newEventRing(500), started: time.Now(),
-		outboxLevel: make(chan outbox.Alarm, 1), ready: make(chan struct{})}
+		outboxLevel: make(chan outbox.Alarm, 1), ready: make(chan struct{}), rejects: make(chan registry.Rejection, 64)}
+	if d.verifier2, err = registry.ParsePublicKeys(cfg.Registry.HQPublicKeys); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("registry.hq_public_keys: %w", err)
+	}
 	if d.keys, err = loadKeys(cfg.Devices.KeysFile); err != nil {
 		st.Close()
 		return nil, err
@@ -212,7 +219,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	defer nc.Close()
 	// Publish futures the server never answers are released after 10 s (the outbox resends).
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(10*time.Second))
+	// Through an airport leaf, HQ's JetStream is reached in its domain.
+	var js jetstream.JetStream
+	if dom := d.cfg.NATS.JetStreamDomain; dom != "" {
+		js, err = jetstream.NewWithDomain(nc, dom, jetstream.WithPublishAsyncTimeout(10*time.Second))
+	} else {
+		js, err = jetstream.New(nc, jetstream.WithPublishAsyncTimeout(10*time.Second))
+	}
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
@@ -304,7 +317,8 @@ func (d *Daemon) syncRegistry(ctx context.Context, js jetstream.JetStream) {
 	for ctx.Err() == nil {
 		kv, err := js.KeyValue(ctx, registry.Bucket)
 		if err == nil {
-			w := registry.NewWatcher(kv, d.st, registry.WatcherOptions{Logger: d.log.With("part", "registry")})
+			w := registry.NewWatcher(kv, d.st, registry.WatcherOptions{Logger: d.log.With("part", "registry"),
+				Verifier: d.verifier2, JS: js, MaxOffline: d.cfg.Registry.MaxOffline.Std(), OnReject: d.onReject})
 			d.mu.Lock()
 			d.watcher = w
 			d.mu.Unlock()
@@ -358,6 +372,10 @@ func (d *Daemon) loop(ctx, comp context.Context) {
 			d.checkFreshness(comp)
 		case <-beat.C:
 			d.heartbeat(comp)
+		case r := <-d.rejects:
+			rev, _ := d.RegistryRevision(comp)
+			d.recordExtra(comp, events.NewRegistrySync(time.Now(), events.RegistrySync{Status: "error", Revision: rev},
+				fmt.Sprintf("rejected %s entry %s at revision %d: %s", r.Kind, r.Key, r.Revision, r.Reason)))
 		case a := <-d.outboxLevel:
 			d.step(comp, gate.OutboxFill{At: a.Time, Level: a.Level.String(), Detail: a.Detail})
 		}
@@ -559,3 +577,13 @@ func (d *Daemon) DisplayAddr() (traveller, status string) { return d.displayAddr
 
 // Ready is closed once Run has started every part of the lane (listeners open).
 func (d *Daemon) Ready() <-chan struct{} { return d.ready }
+
+// onReject reports a registry entry the watcher refused (unsigned, forged, malformed, replayed)
+// to HQ as a registry_sync error event; it never blocks the watcher.
+func (d *Daemon) onReject(r registry.Rejection) {
+	select {
+	case d.rejects <- r:
+	default:
+		d.log.Warn("registry rejections arriving faster than they are reported; this one only logged", "key", r.Key, "kind", r.Kind)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -195,6 +196,8 @@ metrics_listen: 127.0.0.1:0
 display: {listen: 127.0.0.1:0, status_listen: 127.0.0.1:0}
 nats:
   url: %s
+registry:
+  hq_public_keys: %s
 devices:
   install_mode: %t
   card_reader: {port: %s, baud: 115200, address: 1, poll_interval: %s}
@@ -205,7 +208,7 @@ lane:
   door_pulse: %s
   refusal_screen: %s
   registry_max_age: %s
-`, opt.Gate, opt.Direction, hq.URL, opt.InstallMode, readers, opt.PollInterval, bioLine,
+`, opt.Gate, opt.Direction, hq.URL, hqKeysYAML(hq.PublicKeys()), opt.InstallMode, readers, opt.PollInterval, bioLine,
 		doors, opt.PollInterval, opt.FingerTimeout, opt.DoorPulse, opt.RefusalScreen, opt.RegistryMaxAge)
 	l.ConfigPath = filepath.Join(opt.Dir, "gate.yaml")
 	if err := os.WriteFile(l.ConfigPath, []byte(yaml), 0o600); err != nil {
@@ -470,4 +473,14 @@ func attemptTexts(card *simulator.CardReader, since int) int {
 		}
 	}
 	return n
+}
+
+// hqKeysYAML writes HQ's public keys as a YAML flow mapping.
+func hqKeysYAML(keys map[string]string) string {
+	var parts []string
+	for id, k := range keys {
+		parts = append(parts, fmt.Sprintf("%q: %q", id, k))
+	}
+	sort.Strings(parts)
+	return "{" + strings.Join(parts, ", ") + "}"
 }

@@ -23,6 +23,25 @@ type localTail struct {
 
 func (l *localTail) add(e events.Event) { l.mu.Lock(); l.evs = append(l.evs, e); l.mu.Unlock() }
 
+// waitForFunc waits for an event for which ok holds.
+func (l *localTail) waitForFunc(t *testing.T, ok func(events.Event) bool) events.Event {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		l.mu.Lock()
+		for _, e := range l.evs {
+			if ok(e) {
+				l.mu.Unlock()
+				return e
+			}
+		}
+		l.mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("no such event within 20s")
+	return events.Event{}
+}
+
 func (l *localTail) lastSeq() uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -276,4 +295,45 @@ func TestFingerModuleLane(t *testing.T) {
 			t.Fatalf("the smeared capture must count as an attempt: %+v", ev)
 		}
 	}
+}
+
+// A traveller forged into the registry bucket by someone without HQ's key is rejected at the
+// gate, reported to HQ, and never opens the door.
+func TestForgedRecordNeverOpensTheGate(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	tail := &localTail{}
+	l, err := Start(ctx, Options{Dir: t.TempDir(), OnEvent: tail.add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	s, err := LoadSamples()
+	if err != nil {
+		t.Fatal(err)
+	}
+	forger, err := registry.GenerateSigner(l.HQ.Signer.KeyID()) // same key id, another key
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := NewRecord("EVIL", "6666666666", registry.DateOf(time.Now(), l.Config.Location), s.Enrolled, RecordOptions{})
+	rev, err := registry.PutSigned(ctx, l.HQ.KV, forger, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.WaitRegistry(ctx, rev); err != nil {
+		t.Fatal(err)
+	}
+	rej := tail.waitForFunc(t, func(e events.Event) bool {
+		return e.Type == "registry_sync" && e.Registry != nil && e.Registry.Status == "error"
+	})
+	if !strings.Contains(rej.Detail, "signature") {
+		t.Fatalf("the rejection must say why: %q", rej.Detail)
+	}
+	w := &Walker{Lane: l.Devices}
+	obs, err := w.Walk(ctx, Traveller{Name: "forger", Card: "6666666666", Samples: [][]byte{s.Genuine}})
+	if err != nil || obs.Granted {
+		t.Fatalf("a forged record must never open the gate: %+v %v", obs, err)
+	}
+	tail.waitFor(t, 0, "refused", "CARD_UNKNOWN", "")
 }
