@@ -6,10 +6,12 @@ import (
 )
 
 // Minutia Cylinder-Code (Cappelli, Ferrara, Maltoni, IEEE TPAMI 32(12),
-// 2010), bit-based variant. Distances are pixels at 500 dpi, angles radians.
+// 2010), bit-based variant with NS = 8 (MCC8b: 8x8 cells of 17.5 px, 52 of
+// them in the disc, one 64-bit word per direction section). Distances are
+// pixels at 500 dpi, angles radians.
 const (
 	cylRadius      = 70.0                  // R: radius of a cylinder
-	cylNS          = 16                    // NS: cells along a side of the cylinder's base
+	cylNS          = 8                     // NS: cells along a side of the cylinder's base (MCC8b)
 	cylND          = 6                     // ND: directional sections
 	cylDeltaS      = 2 * cylRadius / cylNS // Δs: side of a cell
 	cylDeltaD      = 2 * math.Pi / cylND   // Δd: height of a section
@@ -23,8 +25,8 @@ const (
 	maxDTheta      = math.Pi / 2           // δθ: minutiae directions farther apart are not compared
 	neighbourReach = cylRadius + 3*sigmaS  // farthest neighbour that contributes to a cylinder
 
-	cellWords = 4                 // words of one layer, one bit per cell: (NS² + 63) / 64
-	cylWords  = cellWords * cylND // words of a cylinder's values
+	cellWords = (cylNS*cylNS + 63) / 64 // words of one layer, one bit per cell
+	cylWords  = cellWords * cylND       // words of a cylinder's values
 )
 
 // cellsInDisc is the number of cells whose centre lies within R of the
@@ -100,17 +102,19 @@ func b2i(b bool) int {
 type cylinder struct {
 	val  [cylND][cellWords]uint64 // one bit per (section, cell)
 	mask [cellWords]uint64        // valid cells
+	full bool                     // every cell of the disc is valid
+	pop  int32                    // bits set in val
 }
 
 // buildCylinders computes the cylinders of the minutiae pts whose cylinder
 // is valid; it returns them with the indices of their minutiae.
 func buildCylinders(pts []point, h hull) ([]cylinder, []int) {
-	var cyls []cylinder
-	var idx []int
-	var acc [cylND * cylNS * cylNS]float32
-	type nb struct{ x, y float64 } // neighbour position in the cylinder's frame
-	var nbs []nb
-	var nbDir [][cylND]float32
+	cyls := make([]cylinder, 0, len(pts))
+	idx := make([]int, 0, len(pts))
+	var acc [cylNS * cylNS][cylND]float32 // contributions, by cell then section
+	type nb struct{ x, y float64 }        // neighbour position in the cylinder's frame
+	nbs := make([]nb, 0, len(pts))
+	nbDir := make([][cylND]float32, 0, len(pts))
 	var edges, edgesI, edgesJ []float64
 	for mi, m := range pts {
 		cos, sin := math.Cos(m.a), math.Sin(m.a)
@@ -120,20 +124,20 @@ func buildCylinders(pts []point, h hull) ([]cylinder, []int) {
 		var c cylinder
 		valid := 0
 		ne := len(h.nx)
-		hb, hi, hj := edges[:0], edgesI[:0], edgesJ[:0]
+		edges, edgesI, edgesJ = edges[:0], edgesI[:0], edgesJ[:0]
 		for k := range ne {
 			a := h.v[k]
-			hb = append(hb, (m.x-a.x)*h.nx[k]+(m.y-a.y)*h.ny[k]+hullOmega)
-			hi = append(hi, cylDeltaS*(cos*h.nx[k]+sin*h.ny[k]))
-			hj = append(hj, cylDeltaS*(-sin*h.nx[k]+cos*h.ny[k]))
-		}
-		deep := ne > 0 // every cell centre lies within R of the minutia
-		for k := range ne {
-			if hb[k] < cylRadius {
-				deep = false
-				break
+			d := (m.x-a.x)*h.nx[k] + (m.y-a.y)*h.ny[k] + hullOmega
+			if d >= cylRadius && ne > 0 {
+				continue // this edge cuts no cell of the disc
 			}
+			edges = append(edges, d)
+			edgesI = append(edgesI, cylDeltaS*(cos*h.nx[k]+sin*h.ny[k]))
+			edgesJ = append(edgesJ, cylDeltaS*(-sin*h.nx[k]+cos*h.ny[k]))
 		}
+		hb, hi, hj := edges, edgesI, edgesJ
+		deep := ne > 0 && len(hb) == 0 // every cell centre lies within R of the minutia, so no edge cuts the disc
+		ne = len(hb)
 		if deep {
 			c.mask = discMask
 			valid = cellsInDisc
@@ -180,45 +184,66 @@ func buildCylinders(pts []point, h hull) ([]cylinder, []int) {
 			dth := angleDelta(m.a, t.a)
 			var d [cylND]float32
 			for k := range cylND {
-				bin := -math.Pi + (float64(k)+0.5)*cylDeltaD
-				d[k] = gd(angleDelta(bin, dth))
+				x := dth - (-math.Pi + (float64(k)+0.5)*cylDeltaD) // both in [-π, π)
+				if x >= math.Pi {
+					x -= 2 * math.Pi
+				} else if x < -math.Pi {
+					x += 2 * math.Pi
+				}
+				d[k] = gd(x)
 			}
 			nbDir = append(nbDir, d)
 		}
 		if len(nbs) < minM {
 			continue
 		}
-		clear(acc[:])
+		// acc is cell-major (the sections of a cell together); touched
+		// records the cells that received a contribution, so that only
+		// they are thresholded and cleared.
+		var touched [cellWords]uint64
 		const reach = 3 * sigmaS
 		for n, p := range nbs {
 			i0 := max(0, int(math.Ceil((p.x-reach)/cylDeltaS+float64(cylNS-1)/2)))
 			i1 := min(cylNS-1, int(math.Floor((p.x+reach)/cylDeltaS+float64(cylNS-1)/2)))
 			j0 := max(0, int(math.Ceil((p.y-reach)/cylDeltaS+float64(cylNS-1)/2)))
 			j1 := min(cylNS-1, int(math.Floor((p.y+reach)/cylDeltaS+float64(cylNS-1)/2)))
+			dn := &nbDir[n]
 			for j := j0; j <= j1; j++ {
 				dy := cellOffset(j) - p.y
 				for i := i0; i <= i1; i++ {
-					ci := j*cylNS + i
-					if c.mask[ci/64]&(1<<(ci%64)) == 0 {
-						continue
-					}
+					ci := j*cylNS + i // invalid cells are masked out below
 					dx := cellOffset(i) - p.x
 					d2 := dx*dx + dy*dy
 					if d2 > reach*reach {
 						continue
 					}
 					gs := gsTable[int(d2*gsScale)]
+					a := &acc[ci]
 					for k := range cylND {
-						acc[k*cylNS*cylNS+ci] += gs * nbDir[n][k]
+						a[k] += gs * dn[k]
 					}
+					touched[ci/64] |= 1 << (ci % 64)
 				}
 			}
 		}
-		for k := range cylND {
-			for ci := range cylNS * cylNS {
-				if acc[k*cylNS*cylNS+ci] >= muPsi {
-					c.val[k][ci/64] |= 1 << (ci % 64)
+		for w := range cellWords {
+			for t := touched[w] & c.mask[w]; t != 0; t &= t - 1 {
+				ci := w*64 + bits.TrailingZeros64(t)
+				a := &acc[ci]
+				for k := range cylND {
+					if a[k] >= muPsi {
+						c.val[k][w] |= 1 << (ci % 64)
+					}
 				}
+			}
+			for t := touched[w]; t != 0; t &= t - 1 {
+				acc[w*64+bits.TrailingZeros64(t)] = [cylND]float32{}
+			}
+		}
+		c.full = c.mask == discMask
+		for k := range cylND {
+			for w := range cellWords {
+				c.pop += int32(bits.OnesCount64(c.val[k][w]))
 			}
 		}
 		cyls = append(cyls, c)
@@ -234,19 +259,26 @@ var minCommonCells = int(math.Ceil(minME * float64(cellsInDisc)))
 // common valid cells: 1 - ‖a⊕b‖ / (‖a‖+‖b‖) with the Euclidean norm, or 0
 // if they have too few valid cells in common.
 func cylinderSim(a, b *cylinder) float32 {
-	// Written out for cellWords == 4 (NS == 16).
-	m0, m1, m2, m3 := a.mask[0]&b.mask[0], a.mask[1]&b.mask[1], a.mask[2]&b.mask[2], a.mask[3]&b.mask[3]
-	if bits.OnesCount64(m0)+bits.OnesCount64(m1)+bits.OnesCount64(m2)+bits.OnesCount64(m3) < minCommonCells {
+	// Written out for cellWords == 1 (NS == 8) and ND == 6. A cylinder's
+	// values lie within its valid cells, so a·b needs no mask, and ‖a‖
+	// over the common cells is a's values masked by b's valid cells.
+	m := a.mask[0] & b.mask[0]
+	if bits.OnesCount64(m) < minCommonCells {
 		return 0
 	}
-	pa, pb, pab := 0, 0, 0
-	for k := range cylND {
-		x, y := &a.val[k], &b.val[k]
-		a0, a1, a2, a3 := x[0]&m0, x[1]&m1, x[2]&m2, x[3]&m3
-		b0, b1, b2, b3 := y[0]&m0, y[1]&m1, y[2]&m2, y[3]&m3
-		pa += bits.OnesCount64(a0) + bits.OnesCount64(a1) + bits.OnesCount64(a2) + bits.OnesCount64(a3)
-		pb += bits.OnesCount64(b0) + bits.OnesCount64(b1) + bits.OnesCount64(b2) + bits.OnesCount64(b3)
-		pab += bits.OnesCount64(a0&b0) + bits.OnesCount64(a1&b1) + bits.OnesCount64(a2&b2) + bits.OnesCount64(a3&b3)
+	x, y := &a.val, &b.val
+	pab := bits.OnesCount64(x[0][0]&y[0][0]) + bits.OnesCount64(x[1][0]&y[1][0]) + bits.OnesCount64(x[2][0]&y[2][0]) +
+		bits.OnesCount64(x[3][0]&y[3][0]) + bits.OnesCount64(x[4][0]&y[4][0]) + bits.OnesCount64(x[5][0]&y[5][0])
+	pa, pb := int(a.pop), int(b.pop)
+	if !b.full {
+		mb := b.mask[0]
+		pa = bits.OnesCount64(x[0][0]&mb) + bits.OnesCount64(x[1][0]&mb) + bits.OnesCount64(x[2][0]&mb) +
+			bits.OnesCount64(x[3][0]&mb) + bits.OnesCount64(x[4][0]&mb) + bits.OnesCount64(x[5][0]&mb)
+	}
+	if !a.full {
+		ma := a.mask[0]
+		pb = bits.OnesCount64(y[0][0]&ma) + bits.OnesCount64(y[1][0]&ma) + bits.OnesCount64(y[2][0]&ma) +
+			bits.OnesCount64(y[3][0]&ma) + bits.OnesCount64(y[4][0]&ma) + bits.OnesCount64(y[5][0]&ma)
 	}
 	if pa+pb == 0 {
 		return 0
@@ -254,6 +286,10 @@ func cylinderSim(a, b *cylinder) float32 {
 	// ‖a⊕b‖² = ‖a‖² + ‖b‖² - 2 a·b for bit vectors.
 	return 1 - sqrtTable[pa+pb-2*pab]/(sqrtTable[pa]+sqrtTable[pb])
 }
+
+// The similarity above is written out for these sizes.
+var _ = [1]struct{}{}[cellWords-1]
+var _ = [1]struct{}{}[cylND-6]
 
 // angleDelta returns the signed difference b-a wrapped to [-π, π).
 func angleDelta(a, b float64) float64 {

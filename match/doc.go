@@ -10,28 +10,33 @@
 //
 // Minutia Cylinder-Code (Cappelli, Ferrara, Maltoni, "Minutia
 // Cylinder-Code: a new representation and matching technique for
-// fingerprint recognition", IEEE TPAMI 32(12), 2010), bit-based (MCC16b),
-// with the paper's parameters:
+// fingerprint recognition", IEEE TPAMI 32(12), 2010), bit-based with 8x8
+// cells (MCC8b), with the paper's other parameters:
 //
 //  1. Prepare scales minutiae to 500 dpi using the record's resolution
-//     fields and builds, for every minutia, a cylinder: a 16x16 grid of
-//     cells over a disc of radius 70 px in the minutia's own frame, times 6
-//     direction sections. A cell's bit is set where neighbouring minutiae
-//     (Gaussian in space, σS = 28/3 px, and in relative direction,
-//     σD = 2π/9) contribute at least μΨ = 0.01. Cells farther than 50 px
-//     outside the convex hull of the minutiae are invalid; a cylinder with
-//     fewer than 75% valid cells or fewer than 2 neighbours is dropped.
-//     Cylinders are invariant to rotation and translation and tolerate
-//     distortion locally.
-//  2. Score compares every probe cylinder with every candidate cylinder whose
-//     minutia direction differs by at most 90°: 1 - ‖a⊕b‖/(‖a‖+‖b‖) over the
-//     cells valid in both (at least 60% of a disc), computed with popcounts.
+//     fields and builds, for every minutia, a cylinder: an 8x8 grid of
+//     cells (17.5 px, 52 of them within the disc of radius 70 px) in the
+//     minutia's own frame, times 6 direction sections, one 64-bit word per
+//     section. A cell's bit is set where neighbouring minutiae (Gaussian in
+//     space, σS = 28/3 px, and in relative direction, σD = 2π/9) contribute
+//     at least μΨ = 0.01. Cells farther than 50 px outside the convex hull
+//     of the minutiae are invalid; a cylinder with fewer than 75% valid
+//     cells or fewer than 2 neighbours is dropped. Cylinders are invariant
+//     to rotation and translation and tolerate distortion locally.
+//     Cylinders are sorted by their minutia's direction.
+//  2. Score compares every cylinder of one view with the cylinders of the
+//     other whose minutia direction differs by at most 90° (a contiguous
+//     run of the sorted cylinders): 1 - ‖a⊕b‖/(‖a‖+‖b‖) over the cells valid
+//     in both (at least 60% of a disc), computed with popcounts. The 6 best
+//     candidates of each cylinder are kept.
 //  3. Global consolidation, LSS-R: the min(nA, nB) best pairs are chosen one
 //     to one; 5 relaxation steps reinforce each pair by the pairs that are
 //     geometrically compatible with it (distance, relative direction and
-//     edge direction agreement, sigmoids of the paper); the nP pairs (4 to
-//     12, growing with the templates' size) that best kept their
-//     similarity are averaged. The result is in [0, 1] and symmetric.
+//     edge direction agreement, sigmoids of the paper), the support being
+//     averaged over at least 10 pairs so that tiny views gain nothing from
+//     a couple of chance agreements; the nP pairs (4 to 12, growing with the
+//     views' size) that best kept their similarity are averaged, divided by
+//     nP. The result is in [0, 1] and symmetric.
 //
 // Matcher.Verify prepares the probe once and takes the best score over all
 // finger views of the enrolled templates; VerifyPrepared takes views

@@ -86,20 +86,34 @@ func Prepare(t *template.Template, finger int) (*Prepared, error) {
 	}
 	var idx []int
 	p.cyls, idx = buildCylinders(p.pts, newHull(convexHull(p.pts)))
+	// Cylinders sorted by their minutia's direction, so that Score finds
+	// the candidates within δθ of a direction as one or two runs.
+	order := make([]int, len(idx))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(x, y int) int { return cmp.Compare(p.pts[idx[x]].a, p.pts[idx[y]].a) })
+	cyls := make([]cylinder, len(order))
+	for i, o := range order {
+		cyls[i] = p.cyls[o]
+	}
+	p.cyls = cyls
 	n := len(idx)
 	p.ang = make([]float64, n)
 	p.dist, p.rel = make([]float32, n*n), make([]float32, n*n)
-	for u, iu := range idx {
-		a := p.pts[iu]
-		p.ang[u] = a.a
-		for v, iv := range idx {
-			if u == v {
-				continue
-			}
-			b := p.pts[iv]
+	for u, o := range order {
+		p.ang[u] = p.pts[idx[o]].a
+	}
+	for u := range n {
+		a := p.pts[idx[order[u]]]
+		for v := u + 1; v < n; v++ {
+			b := p.pts[idx[order[v]]]
 			dx, dy := b.x-a.x, b.y-a.y
-			p.dist[u*n+v] = float32(math.Hypot(dx, dy))
-			p.rel[u*n+v] = float32(angleDelta(a.a, math.Atan2(dy, dx)))
+			d := float32(math.Sqrt(dx*dx + dy*dy))
+			e := fastAtan2(dy, dx) // direction from u to v; from v to u it is e+π
+			p.dist[u*n+v], p.dist[v*n+u] = d, d
+			p.rel[u*n+v] = float32(angleDelta(a.a, e))
+			p.rel[v*n+u] = float32(angleDelta(p.ang[v], e+math.Pi))
 		}
 	}
 	return p, nil
@@ -107,20 +121,26 @@ func Prepare(t *template.Template, finger int) (*Prepared, error) {
 
 // Global consolidation: Local Similarity Sort with Relaxation (LSS-R,
 // Cappelli et al. 2010, section 5), with the candidate pairs chosen one to
-// one (greedily, best local similarity first) as in LSA.
+// one (greedily, best local similarity first) as in LSA, from the rowTopK
+// most similar candidates of each minutia. The relaxation divides the
+// support a pair receives by max(n-1, relaxMinSupport) rather than n-1: with
+// n-1 a pair of a 3-minutia view is fully "supported" by 2 chance
+// agreements, and tiny views (partial captures) then outscored real matches.
 const (
-	minNP = 4    // fewest pairs the score averages
-	maxNP = 12   // most pairs the score averages
-	muP   = 20   // sigmoid of min(nA, nB) choosing nP between them
-	tauP  = 0.4  //
-	wR    = 0.5  // weight of a pair's own similarity in each relaxation step
-	nRel  = 5    // relaxation iterations
-	mu1   = 5.0  // compatibility: distance difference (px)
-	tau1  = -1.6 //
-	mu2   = math.Pi / 12
-	tau2  = -30.0 // compatibility: difference of the directions' difference
-	mu3   = math.Pi / 12
-	tau3  = -30.0 // compatibility: difference of the directions of the connecting edges
+	minNP           = 4    // fewest pairs the score averages
+	maxNP           = 12   // most pairs the score averages
+	muP             = 20   // sigmoid of min(nA, nB) choosing nP between them
+	tauP            = 0.4  //
+	wR              = 0.5  // weight of a pair's own similarity in each relaxation step
+	nRel            = 5    // relaxation iterations
+	relaxMinSupport = 10   // support is averaged over at least this many other pairs
+	rowTopK         = 6    // candidate pairs kept per minutia of the first view
+	mu1             = 5.0  // compatibility: distance difference (px)
+	tau1            = -1.6 //
+	mu2             = math.Pi / 12
+	tau2            = -30.0 // compatibility: difference of the directions' difference
+	mu3             = math.Pi / 12
+	tau3            = -30.0 // compatibility: difference of the directions of the connecting edges
 )
 
 // Compatibility sigmoids, tabulated.
@@ -184,6 +204,20 @@ type scratch struct {
 	next  []float32
 	rho   []float32
 	eff   []effPair
+	sp    []sparseRho
+	row   []int32
+}
+
+type sparseRho struct {
+	k int32
+	r float32
+}
+
+func resizeInt(f []int32, n int) []int32 {
+	if cap(f) < n {
+		return make([]int32, n)
+	}
+	return f[:n]
 }
 
 type simPair struct {
@@ -211,42 +245,26 @@ func (s *scratch) score(a, b *Prepared) float64 {
 	if less(b, a) {
 		a, b = b, a
 	}
-	// Local similarities of every pair of cylinders whose minutiae's
-	// directions differ by at most δθ, as sort keys: similarity
-	// descending, then indices ascending.
+	// Local similarities of the pairs of cylinders whose minutiae's
+	// directions differ by at most δθ (the rowTopK best for each cylinder
+	// of a), as sort keys: similarity descending, then indices ascending.
 	s.keys = s.keys[:0]
 	for u := range a.cyls {
 		ca, au := &a.cyls[u], a.ang[u]
-		for v := range b.cyls {
-			if math.Abs(angleDelta(au, b.ang[v])) > maxDTheta {
-				continue
-			}
-			if sim := cylinderSim(ca, &b.cyls[v]); sim > 0 {
-				s.keys = append(s.keys, uint64(math.MaxUint32-math.Float32bits(sim))<<32|uint64(u)<<16|uint64(v))
-			}
-		}
+		// b's cylinders are sorted by direction: those within δθ of au
+		// are one run, or two when the window wraps around 0.
+		lo, hi := au-maxDTheta, au+maxDTheta
+		s.window(a, b, u, ca, lo, hi)
 	}
 	if len(s.keys) == 0 {
 		return 0
 	}
-	// The nR best pairs, one to one: the keys are bucketed by their top
-	// bits (similarity) and only the buckets needed are sorted.
+	// The nR best pairs, one to one.
 	nr := min(len(a.cyls), len(b.cyls))
 	s.usedA = resetBools(s.usedA, len(a.cyls))
 	s.usedB = resetBools(s.usedB, len(b.cyls))
 	s.sel = s.sel[:0]
-	s.sortKeys()
-	for _, k := range s.keys {
-		sp := simPair{a: int32(k >> 16 & 0xffff), b: int32(k & 0xffff), s: math.Float32frombits(math.MaxUint32 - uint32(k>>32))}
-		if s.usedA[sp.a] || s.usedB[sp.b] {
-			continue
-		}
-		s.usedA[sp.a], s.usedB[sp.b] = true, true
-		s.sel = append(s.sel, sp)
-		if len(s.sel) == nr {
-			break
-		}
-	}
+	s.selectPairs(nr)
 	n := len(s.sel)
 	np := min(nPairs(len(a.cyls), len(b.cyls)), n)
 	// Relaxation: each pair's similarity is reinforced by the pairs that
@@ -256,7 +274,7 @@ func (s *scratch) score(a, b *Prepared) float64 {
 	for t, sp := range s.sel {
 		s.lam[t] = sp.s
 	}
-	if n > 1 {
+	if n >= 1 { // a lone pair too: without support it decays like any other
 		s.rho = resize(s.rho, n*n)
 		na, nb := len(a.cyls), len(b.cyls)
 		for t := range n {
@@ -270,20 +288,32 @@ func (s *scratch) score(a, b *Prepared) float64 {
 				}
 				r := zDist(d1)
 				if r != 0 {
-					d2 := float32(angleDelta(a.ang[at]-a.ang[ak], b.ang[bt]-b.ang[bk]))
-					d3 := float32(angleDelta(float64(a.rel[at*na+ak]), float64(b.rel[bt*nb+bk])))
+					d2 := float32(wrap(b.ang[bt] - b.ang[bk] - a.ang[at] + a.ang[ak]))
+					d3 := wrap32(b.rel[bt*nb+bk] - a.rel[at*na+ak])
 					r *= zAngle(&z2Table, d2) * zAngle(&z3Table, d3)
 				}
 				s.rho[t*n+k], s.rho[k*n+t] = r, r
 			}
 		}
-		inv := (1 - wR) / float32(n-1)
+		inv := (1 - wR) / float32(max(n-1, relaxMinSupport))
+		// Most pairs are incompatible: keep each row's non-negligible
+		// compatibilities only.
+		s.sp = s.sp[:0]
+		s.row = resizeInt(s.row, n+1)
+		for t := range n {
+			s.row[t] = int32(len(s.sp))
+			for k, r := range s.rho[t*n : t*n+n] {
+				if r > 1e-4 {
+					s.sp = append(s.sp, sparseRho{k: int32(k), r: r})
+				}
+			}
+		}
+		s.row[n] = int32(len(s.sp))
 		for range nRel {
 			for t := range n {
 				sum := float32(0)
-				row := s.rho[t*n : t*n+n]
-				for k, r := range row {
-					sum += r * s.lam[k]
+				for _, e := range s.sp[s.row[t]:s.row[t+1]] {
+					sum += e.r * s.lam[e.k]
 				}
 				s.next[t] = wR*s.lam[t] + inv*sum
 			}
@@ -296,7 +326,13 @@ func (s *scratch) score(a, b *Prepared) float64 {
 	for t, sp := range s.sel {
 		s.eff = append(s.eff, effPair{eff: s.lam[t] / sp.s, lam: s.lam[t]})
 	}
-	slices.SortFunc(s.eff, func(x, y effPair) int { return cmp.Or(cmp.Compare(y.eff, x.eff), cmp.Compare(y.lam, x.lam)) })
+	// Insertion sort (n is at most a few dozen): efficiency descending,
+	// then λ descending.
+	for i := 1; i < len(s.eff); i++ {
+		for j := i; j > 0 && effBefore(s.eff[j], s.eff[j-1]); j-- {
+			s.eff[j], s.eff[j-1] = s.eff[j-1], s.eff[j]
+		}
+	}
 	sum := 0.0
 	for _, e := range s.eff[:np] {
 		sum += float64(e.lam)
@@ -305,37 +341,96 @@ func (s *scratch) score(a, b *Prepared) float64 {
 	return min(1, max(0, sum/float64(nPairs(len(a.cyls), len(b.cyls)))))
 }
 
-// sortKeys sorts s.keys ascending with a counting sort on the similarity
-// (quantised to 1/256) followed by sorting each bucket.
-func (s *scratch) sortKeys() {
-	const nb = 256
-	var count [nb + 1]int32
-	bucket := func(k uint64) int {
-		sim := math.Float32frombits(math.MaxUint32 - uint32(k>>32))
-		return nb - 1 - min(nb-1, int(sim*nb)) // high similarity first
+// window appends the keys of cylinder u of a against b's cylinders whose
+// direction lies in [lo, hi] (an interval of length 2δθ = π, so it wraps at
+// most once): the rowTopK most similar, in order.
+func (s *scratch) window(a, b *Prepared, u int, ca *cylinder, lo, hi float64) {
+	// The row's best rowTopK keys, kept sorted as they come.
+	start := len(s.keys)
+	run := func(from, to float64) {
+		i, _ := slices.BinarySearch(b.ang, from)
+		for v := i; v < len(b.ang) && b.ang[v] <= to; v++ {
+			sim := cylinderSim(ca, &b.cyls[v])
+			if sim <= 0 {
+				continue
+			}
+			k := uint64(math.MaxUint32-math.Float32bits(sim))<<32 | uint64(u)<<16 | uint64(v)
+			n := len(s.keys) - start
+			if n == rowTopK {
+				if k >= s.keys[len(s.keys)-1] {
+					continue
+				}
+				s.keys = s.keys[:len(s.keys)-1]
+			}
+			s.keys = append(s.keys, k)
+			for j := len(s.keys) - 1; j > start && s.keys[j] < s.keys[j-1]; j-- {
+				s.keys[j], s.keys[j-1] = s.keys[j-1], s.keys[j]
+			}
+		}
 	}
-	for _, k := range s.keys {
-		count[bucket(k)+1]++
+	switch {
+	case lo < 0: // low run first: keys in ascending v
+		run(0, hi)
+		run(lo+2*math.Pi, 2*math.Pi)
+	case hi >= 2*math.Pi:
+		run(0, hi-2*math.Pi)
+		run(lo, 2*math.Pi)
+	default:
+		run(lo, hi)
 	}
-	for i := 1; i <= nb; i++ {
-		count[i] += count[i-1]
-	}
+}
+
+// selectPairs appends to s.sel the nr best pairs, one to one, taking
+// s.keys in ascending order (similarity descending, then indices). The
+// keys are sorted exactly: a radix sort on the similarity's top bits, then
+// an insertion sort for the near ties.
+func (s *scratch) selectPairs(nr int) {
 	if cap(s.tmp) < len(s.keys) {
 		s.tmp = make([]uint64, len(s.keys))
 	}
-	s.tmp = s.tmp[:len(s.keys)]
-	pos := count
-	for _, k := range s.keys {
-		b := bucket(k)
-		s.tmp[pos[b]] = k
-		pos[b]++
+	src, dst := s.keys, s.tmp[:len(s.keys)]
+	// Radix passes on the top 16 bits of the similarity (sign, exponent
+	// and 7 bits of mantissa), then an insertion sort, which has little to
+	// do: only keys whose similarities agree in those bits are out of order.
+	for shift := 48; shift < 64; shift += 8 {
+		var count [257]int32
+		for _, k := range src {
+			count[(k>>shift)&0xff+1]++
+		}
+		if int(count[(src[0]>>shift)&0xff+1]) == len(src) {
+			continue // every key has the same byte here
+		}
+		for i := 1; i < 256; i++ {
+			count[i] += count[i-1]
+		}
+		for _, k := range src {
+			b := (k >> shift) & 0xff
+			dst[count[b]] = k
+			count[b]++
+		}
+		src, dst = dst, src
 	}
-	for b := range nb {
-		if count[b+1]-count[b] > 1 {
-			slices.Sort(s.tmp[count[b]:count[b+1]])
+	for i := 1; i < len(src); i++ {
+		for j := i; j > 0 && src[j] < src[j-1]; j-- {
+			src[j], src[j-1] = src[j-1], src[j]
 		}
 	}
-	s.keys, s.tmp = s.tmp, s.keys
+	for _, k := range src {
+		a, b := int32(k>>16&0xffff), int32(k&0xffff)
+		if s.usedA[a] || s.usedB[b] {
+			continue
+		}
+		s.usedA[a], s.usedB[b] = true, true
+		s.sel = append(s.sel, simPair{a: a, b: b, s: math.Float32frombits(math.MaxUint32 - uint32(k>>32))})
+		if len(s.sel) == nr {
+			break
+		}
+	}
+	s.keys, s.tmp = src, dst
+}
+
+func effBefore(x, y effPair) bool {
+	return x.eff > y.eff || (x.eff == y.eff && x.lam > y.lam)
 }
 
 func resetBools(b []bool, n int) []bool {
@@ -378,4 +473,48 @@ func normAngle(a float64) float64 {
 		a = 0
 	}
 	return a
+}
+
+// fastAtan2 is math.Atan2 to within 1e-5 rad (a minimax polynomial on
+// [0, 1] and the octant symmetries), about 4 times faster; the matcher's
+// angular tolerances are of the order of 0.1 rad.
+func fastAtan2(y, x float64) float64 {
+	ax, ay := math.Abs(x), math.Abs(y)
+	if ax == 0 && ay == 0 {
+		return 0
+	}
+	a := min(ax, ay) / max(ax, ay)
+	s := a * a
+	r := ((-0.0464964749*s+0.15931422)*s-0.327622764)*s*a + a
+	if ay > ax {
+		r = math.Pi/2 - r
+	}
+	if x < 0 {
+		r = math.Pi - r
+	}
+	if y < 0 {
+		r = -r
+	}
+	return r
+}
+
+// wrap returns d, in (-4π, 4π), wrapped to [-π, π).
+func wrap(d float64) float64 {
+	for d >= math.Pi {
+		d -= 2 * math.Pi
+	}
+	for d < -math.Pi {
+		d += 2 * math.Pi
+	}
+	return d
+}
+
+// wrap32 returns d, in (-2π, 2π), wrapped to [-π, π].
+func wrap32(d float32) float32 {
+	if d > math.Pi {
+		d -= 2 * math.Pi
+	} else if d < -math.Pi {
+		d += 2 * math.Pi
+	}
+	return d
 }

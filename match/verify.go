@@ -3,6 +3,7 @@ package match
 import (
 	"errors"
 	"fmt"
+	"sync"
 
 	"ttpgate/match/template"
 )
@@ -66,7 +67,8 @@ func (m Matcher) Verify(probe *template.Template, enrolled []*template.Template)
 // of any probe view against any candidate, and whether it reaches the
 // threshold. Nil entries score 0.
 func (m Matcher) VerifyPrepared(probe, candidates []*Prepared) (best float64, matched bool) {
-	var s scratch
+	s := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(s)
 	for _, c := range candidates {
 		for _, p := range probe {
 			best = max(best, s.score(p, c))
@@ -74,3 +76,6 @@ func (m Matcher) VerifyPrepared(probe, candidates []*Prepared) (best float64, ma
 	}
 	return best, best >= m.threshold()
 }
+
+// scratchPool recycles comparisons' working memory between verifications.
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}

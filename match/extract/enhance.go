@@ -5,6 +5,7 @@ import (
 	"image"
 	"math"
 	"slices"
+	"unsafe"
 
 	"gocv.io/x/gocv"
 )
@@ -37,12 +38,13 @@ const (
 	minCoherence = 0.25 // mean coherence of a real ridge pattern
 )
 
+// newMat32 wraps data (not copied: the Mat keeps a reference to it, and
+// data must not change while the Mat is used) as a CV_32F Mat.
 func newMat32(w, h int, data []float32) (gocv.Mat, error) {
-	b := make([]byte, 4*len(data))
-	for i, v := range data {
-		u := math.Float32bits(v)
-		b[4*i], b[4*i+1], b[4*i+2], b[4*i+3] = byte(u), byte(u>>8), byte(u>>16), byte(u>>24)
+	if len(data) != w*h || len(data) == 0 {
+		return gocv.Mat{}, fmt.Errorf("%d values for a %dx%d matrix", len(data), w, h)
 	}
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&data[0])), 4*len(data)) // little-endian float32s, as OpenCV reads them
 	return gocv.NewMatFromBytes(h, w, gocv.MatTypeCV32F, b)
 }
 
@@ -113,18 +115,6 @@ func enhance(g *Gray) (*field, error) {
 		sdev[i] = float32(math.Sqrt(float64(max(0, seg2[i]-seg1[i]*seg1[i]))))
 	}
 	f := &field{w: w, h: h, mask: make([]bool, n)}
-	sorted := slices.Clone(sdev)
-	slices.Sort(sorted)
-	thr := segRel * sorted[n*9/10]
-	mask8 := make([]byte, n)
-	for i := range n {
-		if sdev[i] > thr && sdev[i] > 6 {
-			mask8[i] = 255
-		}
-	}
-	if err := f.cleanMask(mask8); err != nil {
-		return nil, err
-	}
 
 	// Orientation field.
 	nm, err := newMat32(w, h, norm)
@@ -168,12 +158,26 @@ func enhance(g *Gray) (*field, error) {
 	c2, s2v = smooth(c2, orientSigma), smooth(s2v, orientSigma)
 	f.orient = make([]float32, n)
 	for i := range n {
-		phi := 0.5 * math.Atan2(float64(s2v[i]), float64(c2[i])) // gradient direction
+		phi := 0.5 * fastAtan2(float64(s2v[i]), float64(c2[i])) // gradient direction
 		th := phi + math.Pi/2
 		if th >= math.Pi {
 			th -= math.Pi
 		}
 		f.orient[i] = float32(th)
+	}
+	// Segmentation by local contrast. (Adding the orientation coherence as
+	// a second feature, as Bazen and Gerez 2001 do, was measured: hard-set
+	// EER 25.1% against 23.2% without it, so it is not used.)
+	p90 := percentile(sdev, 0.9)
+	thr := segRel * p90
+	mask8 := make([]byte, n)
+	for i := range n {
+		if sdev[i] > thr && sdev[i] > 6 {
+			mask8[i] = 255
+		}
+	}
+	if err := f.cleanMask(mask8); err != nil {
+		return nil, err
 	}
 	coh, area := 0.0, 0
 	for i := range n {
@@ -193,33 +197,54 @@ func enhance(g *Gray) (*field, error) {
 	// Gabor enhancement. With an isotropic envelope, the even Gabor filter
 	// of any orientation is separable as the real part of a product of two
 	// complex 1-D filters: cos(u+v) = cos u cos v - sin u sin v.
-	resp := make([][]float32, gaborOrients)
+	// Only the finger area's bounding box, widened by the kernel's radius,
+	// is filtered: every pixel of the finger area then sees exactly the
+	// neighbours it would in the whole image. Each pixel takes the sign of
+	// the response of its own orientation's filter.
+	x0, y0, x1, y1 := w, h, -1, -1
+	for i := range n {
+		if f.mask[i] {
+			x, y := i%w, i/w
+			x0, y0, x1, y1 = min(x0, x), min(y0, y), max(x1, x), max(y1, y)
+		}
+	}
+	rad := gaborRadius(f.period) + 1
+	x0, y0, x1, y1 = max(0, x0-rad), max(0, y0-rad), min(w-1, x1+rad), min(h-1, y1+rad)
+	cw, ch := x1-x0+1, y1-y0+1
+	crop := make([]float32, cw*ch)
+	bin := make([]int8, cw*ch)
+	for y := range ch {
+		copy(crop[y*cw:(y+1)*cw], norm[(y+y0)*w+x0:(y+y0)*w+x0+cw])
+		for x := range cw {
+			i := (y+y0)*w + x + x0
+			bin[y*cw+x] = -1
+			if f.mask[i] {
+				bin[y*cw+x] = int8(int(math.Round(float64(f.orient[i])/(math.Pi/gaborOrients))) % gaborOrients)
+			}
+		}
+	}
+	cm, err := newMat32(cw, ch, crop)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadImage, err)
+	}
+	defer cm.Close()
+	f.ridge = make([]uint8, n)
 	for k := range gaborOrients {
 		th := float64(k) * math.Pi / gaborOrients
 		cx, cy, sx, sy := gaborSeparable(th, f.period)
 		a, b := gocv.NewMat(), gocv.NewMat()
-		gocv.SepFilter2D(nm, &a, gocv.MatTypeCV32F, cx, cy, image.Pt(-1, -1), 0, gocv.BorderReflect101)
-		gocv.SepFilter2D(nm, &b, gocv.MatTypeCV32F, sx, sy, image.Pt(-1, -1), 0, gocv.BorderReflect101)
+		gocv.SepFilter2D(cm, &a, gocv.MatTypeCV32F, cx, cy, image.Pt(-1, -1), 0, gocv.BorderReflect101)
+		gocv.SepFilter2D(cm, &b, gocv.MatTypeCV32F, sx, sy, image.Pt(-1, -1), 0, gocv.BorderReflect101)
 		ra, _ := a.DataPtrFloat32()
 		rb, _ := b.DataPtrFloat32()
-		r := make([]float32, n)
-		for i := range r {
-			r[i] = ra[i] - rb[i]
+		for j, bk := range bin {
+			// Ridges are dark: a negative response.
+			if int(bk) == k && ra[j]-rb[j] < 0 {
+				f.ridge[(j/cw+y0)*w+j%cw+x0] = 1
+			}
 		}
-		resp[k] = r
 		for _, m := range []gocv.Mat{a, b, cx, cy, sx, sy} {
 			m.Close()
-		}
-	}
-	f.ridge = make([]uint8, n)
-	for i := range n {
-		if !f.mask[i] {
-			continue
-		}
-		k := int(math.Round(float64(f.orient[i])/(math.Pi/gaborOrients))) % gaborOrients
-		// Ridges are dark: a negative response.
-		if resp[k][i] < 0 {
-			f.ridge[i] = 1
 		}
 	}
 	return f, nil
@@ -381,13 +406,16 @@ func (f *field) ridgePeriod(norm []float32) float64 {
 	return periods[len(periods)/2]
 }
 
+// gaborRadius is the radius of the Gabor kernels for a ridge period.
+func gaborRadius(period float64) int { return int(math.Ceil(2.5 * 0.5 * period)) }
+
 // gaborSeparable returns the 1-D factors of the even Gabor filter for
 // ridges of orientation th (image coordinates) and the given period, with an
 // isotropic Gaussian envelope: the filter is cx⊗cy - sx⊗sy (X factors as
 // row vectors, Y factors as column vectors).
 func gaborSeparable(th, period float64) (cx, cy, sx, sy gocv.Mat) {
 	sigma := 0.5 * period
-	r := int(math.Ceil(2.5 * sigma))
+	r := gaborRadius(period)
 	size := 2*r + 1
 	// Frequency vector across the ridges.
 	w := 2 * math.Pi / period
@@ -403,4 +431,46 @@ func gaborSeparable(th, period float64) (cx, cy, sx, sy gocv.Mat) {
 	cy, _ = newMat32(1, size, vcy)
 	sy, _ = newMat32(1, size, vsy)
 	return cx, cy, sx, sy
+}
+
+// percentile returns the p-quantile of v (non-negative values: local
+// deviations of 8-bit gray levels, at most 255) to within 1/16, from a
+// histogram rather than a sort.
+func percentile(v []float32, p float64) float32 {
+	const scale = 16
+	var hist [256*scale + 1]int32
+	for _, x := range v {
+		hist[min(256*scale, max(0, int(x*scale)))]++
+	}
+	want := int32(p * float64(len(v)))
+	acc := int32(0)
+	for i, c := range hist {
+		acc += c
+		if acc > want {
+			return float32(i) / scale
+		}
+	}
+	return 256
+}
+
+// fastAtan2 is math.Atan2 to within 1e-5 rad (a minimax polynomial on
+// [0, 1] and the octant symmetries), several times faster.
+func fastAtan2(y, x float64) float64 {
+	ax, ay := math.Abs(x), math.Abs(y)
+	if ax == 0 && ay == 0 {
+		return 0
+	}
+	a := min(ax, ay) / max(ax, ay)
+	s := a * a
+	r := ((-0.0464964749*s+0.15931422)*s-0.327622764)*s*a + a
+	if ay > ax {
+		r = math.Pi/2 - r
+	}
+	if x < 0 {
+		r = math.Pi - r
+	}
+	if y < 0 {
+		r = -r
+	}
+	return r
 }

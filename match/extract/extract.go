@@ -4,9 +4,10 @@
 // gocv.io/x/gocv; see docs/matcher.md for the pipeline:
 //
 //  1. decoding and checks (size, depth, blank or saturated captures);
-//  2. local contrast normalisation and segmentation of the finger area
-//     (local standard deviation, morphology, largest region);
-//  3. orientation field (smoothed gradient moments) and its coherence;
+//  2. local contrast normalisation; orientation field (smoothed gradient
+//     moments) and its coherence;
+//  3. segmentation of the finger area (local standard deviation,
+//     morphology, largest region);
 //  4. ridge period (x-signatures of blocks across the ridges, median);
 //  5. enhancement with a bank of 16 oriented Gabor filters tuned to the
 //     ridge period, each pixel taking the response of its orientation;
@@ -187,8 +188,14 @@ func Extract(g *Gray, opt Options) (*Result, error) {
 	return &Result{Template: t, Quality: f.quality, Period: f.period}, nil
 }
 
-// minMinutiae is the fewest minutiae a usable capture has.
-const minMinutiae = 6
+// minMinutiae is the fewest minutiae a usable capture has. A partial
+// contact area (a fingertip touching a small part of the glass) can hold as
+// few as 3 to 5 real minutiae; such a template is weak evidence, and the
+// matcher scores it low unless all its minutiae agree with the candidate
+// locally and geometrically, so it is returned rather than refused (refused,
+// every genuine comparison with it fails). An enrolment should demand more
+// minutiae than this.
+const minMinutiae = 3
 
 // ExtractISO decodes an image and returns its ISO/IEC 19794-2:2005 record.
 func ExtractISO(image []byte, opt Options) ([]byte, error) {

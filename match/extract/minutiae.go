@@ -46,40 +46,54 @@ func thin(b []uint8, w, h int) {
 		}
 		return
 	}
+	// The pixels still set, in raster order: each pass examines only them.
+	var live []int
+	for y := 1; y < h-1; y++ {
+		for x := 1; x < w-1; x++ {
+			if b[y*w+x] != 0 {
+				live = append(live, y*w+x)
+			}
+		}
+	}
 	for changed := true; changed; {
 		changed = false
 		for pass := range 2 {
 			del = del[:0]
-			for y := 1; y < h-1; y++ {
-				for x := 1; x < w-1; x++ {
-					if b[y*w+x] == 0 {
-						continue
+			for _, i := range live {
+				// Live pixels are off the image's edge: no bounds checks.
+				p := [8]uint8{b[i-w], b[i-w+1], b[i+1], b[i+w+1], b[i+w], b[i+w-1], b[i-1], b[i-w-1]}
+				cnt, trans := 0, 0
+				for k := range 8 {
+					cnt += int(p[k])
+					if p[k] == 0 && p[(k+1)%8] == 1 {
+						trans++
 					}
-					p := nb(x, y)
-					cnt, trans := 0, 0
-					for k := range 8 {
-						cnt += int(p[k])
-						if p[k] == 0 && p[(k+1)%8] == 1 {
-							trans++
-						}
-					}
-					if cnt < 2 || cnt > 6 || trans != 1 {
-						continue
-					}
-					// p[0]=N p[2]=E p[4]=S p[6]=W
-					if pass == 0 && (p[0]*p[2]*p[4] != 0 || p[2]*p[4]*p[6] != 0) {
-						continue
-					}
-					if pass == 1 && (p[0]*p[2]*p[6] != 0 || p[0]*p[4]*p[6] != 0) {
-						continue
-					}
-					del = append(del, y*w+x)
 				}
+				if cnt < 2 || cnt > 6 || trans != 1 {
+					continue
+				}
+				// p[0]=N p[2]=E p[4]=S p[6]=W
+				if pass == 0 && (p[0]*p[2]*p[4] != 0 || p[2]*p[4]*p[6] != 0) {
+					continue
+				}
+				if pass == 1 && (p[0]*p[2]*p[6] != 0 || p[0]*p[4]*p[6] != 0) {
+					continue
+				}
+				del = append(del, i)
 			}
 			for _, i := range del {
 				b[i] = 0
 			}
-			changed = changed || len(del) > 0
+			if len(del) > 0 {
+				changed = true
+				kept := live[:0]
+				for _, i := range live {
+					if b[i] != 0 {
+						kept = append(kept, i)
+					}
+				}
+				live = kept
+			}
 		}
 	}
 	// Staircases: a pixel whose two 4-neighbours at a right angle are both
