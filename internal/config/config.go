@@ -342,6 +342,13 @@ func (c *Config) validate(file string) Errors {
 		dev  Device
 	}{{"card_reader", c.Devices.CardReader}, {"bio_reader", c.Devices.BioReader}, {"door_board", c.Devices.DoorBoard}}
 	if c.Devices.UsesFingerModule() {
+		// Unset fields take the defaults (the YAML decoder zeroes a mapping it decodes into).
+		if c.Devices.FingerModule.Baud == 0 {
+			c.Devices.FingerModule.Baud = 115200
+		}
+		if c.Devices.FingerModule.Address == 0 {
+			c.Devices.FingerModule.Address = 0xFFFFFFFF
+		}
 		if c.Devices.BioReader.Port != "" {
 			bad("devices.bio_reader", "configure one fingerprint reader: an OSDP bio_reader or a finger_module, not both")
 		}

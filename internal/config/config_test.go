@@ -122,3 +122,19 @@ func TestRegistryKeysRequired(t *testing.T) {
 		t.Fatalf("a malformed key must be refused: %v", err)
 	}
 }
+
+func TestFingerModuleReplacesOSDPBioReader(t *testing.T) {
+	withModule := strings.Replace(minimal, "  bio_reader: {port: /dev/ttyS0, address: 2}\n", "  finger_module: {port: /dev/ttyUSB3}\n", 1)
+	cfg, err := Parse("gate.yaml", []byte(withModule))
+	if err != nil || !cfg.Devices.UsesFingerModule() || cfg.Devices.FingerModule.Baud != 115200 {
+		t.Fatalf("a finger module config: %v %+v", err, cfg)
+	}
+	both := strings.Replace(minimal, "devices:\n", "devices:\n  finger_module: {port: /dev/ttyUSB3}\n", 1)
+	if _, err := Parse("gate.yaml", []byte(both)); err == nil || !strings.Contains(err.Error(), "one fingerprint reader") {
+		t.Fatalf("both readers must be refused: %v", err)
+	}
+	shared := strings.Replace(withModule, "/dev/ttyUSB3", "/dev/ttyS1", 1)
+	if _, err := Parse("gate.yaml", []byte(shared)); err == nil || !strings.Contains(err.Error(), "its own UART") {
+		t.Fatalf("a module on an OSDP bus must be refused: %v", err)
+	}
+}
