@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"ttpgate/internal/crashlane"
 	"ttpgate/internal/devhq"
 	"ttpgate/sync/events"
 	"ttpgate/sync/events/consumer"
@@ -26,7 +27,51 @@ import (
 )
 
 func init() {
-	register("events", "[-events N] [-cuts C] [-restarts K] [-rate R] [-storm 10s]   outbox drain after an outage, then a storm of events with HQ cuts and publisher restarts (JSON last line)", eventsBench)
+	register("events", "[-events N] [-kills K] [-cuts C] [-storm 10s] [-gated PATH]   with -kills: the real gated as a child, SIGKILLed K times and its HQ link cut C times in a storm of travellers, after draining N queued events; without: in-process outbox drain, HQ restarts and publisher restarts [-restarts K] [-rate R] (JSON last line)", eventsBench)
+}
+
+// CrashResult is the result of `gatebench events -kills K`: the crash-and-cut run of
+// internal/crashlane with the real gated.
+type CrashResult struct {
+	Bench string `json:"bench"`
+	Mode  string `json:"mode"` // "gated": the real daemon as a child process
+	crashlane.Result
+	Machine Machine `json:"machine"`
+}
+
+// crashBench runs internal/crashlane: gated (the binary at gated) drains backlog queued events,
+// then a steady phase and a storm of travellers with kills SIGKILLs and cuts link cuts.
+func crashBench(ctx context.Context, gated string, backlog, kills, cuts int, steady, storm time.Duration) (any, error) {
+	if gated == "" {
+		gated = filepath.Join(filepath.Dir(os.Args[0]), "gated")
+	}
+	if fi, err := os.Stat(gated); err != nil || fi.IsDir() {
+		return nil, fmt.Errorf("events -kills needs the gated binary: %s not found (build it with `go build -o %s ./cmd/gated`, or pass -gated PATH)", gated, gated)
+	}
+	if storm <= 0 {
+		return nil, fmt.Errorf("events -kills needs a storm (-storm > 0)")
+	}
+	dir, err := os.MkdirTemp("", "gatebench-crash-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	fmt.Fprintf(os.Stderr, "crash-and-cut: %s, %d events queued, %d kills, %d cuts over %v\n", gated, backlog, kills, cuts, storm)
+	res, err := crashlane.Run(ctx, crashlane.Options{Dir: dir, Gated: gated, Kills: kills, Cuts: cuts, Storm: storm, Steady: steady,
+		Backlog: backlog, Logf: func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }})
+	if err != nil {
+		if log, rerr := os.ReadFile(filepath.Join(dir, "gated.log")); rerr == nil {
+			if len(log) > 4000 {
+				log = log[len(log)-4000:]
+			}
+			fmt.Fprintf(os.Stderr, "gated.log (end):\n%s\n", log)
+		}
+		return nil, err
+	}
+	if err := res.OK(); err != nil {
+		fmt.Fprintln(os.Stderr, "FAILED:", err)
+	}
+	return CrashResult{Bench: "events", Mode: "gated", Result: res, Machine: machine()}, nil
 }
 
 // EventsResult is the result of `gatebench events`.
@@ -67,8 +112,13 @@ func eventsBench(ctx context.Context, args []string) (any, error) {
 	inflight := fs.Int("inflight", 0, "publisher MaxInFlight (0: the default)")
 	batch := fs.Int("batch", 0, "publisher BatchSize (0: the default)")
 	steady := fs.Duration("steady", 3*time.Second, "steady traffic with the link up, for the e2e latency")
+	kills := fs.Int("kills", 0, "SIGKILLs of the real gated (a child process) during the storm; > 0 selects the crash-and-cut run, where -cuts are cuts of gated's HQ link")
+	gated := fs.String("gated", "", "the gated binary for -kills (default: gated next to gatebench)")
 	if err := fs.Parse(args); err != nil || *n < 1 || *rate < 1 {
 		return nil, errUsage
+	}
+	if *kills > 0 {
+		return crashBench(ctx, *gated, *n, *kills, *cuts, *steady, *storm)
 	}
 	dir, err := os.MkdirTemp("", "gatebench-events-")
 	if err != nil {

@@ -55,6 +55,13 @@ type Options struct {
 	PaceModule   bool
 	// Gate is the lane's gate id (default SIM01).
 	Gate string
+	// NoDaemon starts HQ, the simulated devices and the config (Lane.ConfigPath) but not the
+	// in-process daemon: the caller runs `gated -config Lane.ConfigPath` itself (as a child
+	// process, say) and may call StartDaemon later. Lane.Daemon stays nil until then.
+	NoDaemon bool
+	// NATSURL, if set, gives the NATS URL written in the gate's config from HQ's own (a TCP
+	// proxy in front of HQ, to cut the link); it is called once HQ runs.
+	NATSURL func(hqURL string) (string, error)
 }
 
 // Devices are the simulated devices of one lane.
@@ -184,6 +191,12 @@ func Start(ctx context.Context, opt Options) (*Lane, error) {
 	if err := os.WriteFile(keyPath, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
 		return nil, err
 	}
+	natsURL := hq.URL
+	if opt.NATSURL != nil {
+		if natsURL, err = opt.NATSURL(hq.URL); err != nil {
+			return nil, err
+		}
+	}
 	yaml := fmt.Sprintf(`# written by simlane: a simulated lane on pseudo-terminals
 gate: %s
 airport: HND
@@ -208,7 +221,7 @@ lane:
   door_pulse: %s
   refusal_screen: %s
   registry_max_age: %s
-`, opt.Gate, opt.Direction, hq.URL, hqKeysYAML(hq.PublicKeys()), opt.InstallMode, readers, opt.PollInterval, bioLine,
+`, opt.Gate, opt.Direction, natsURL, hqKeysYAML(hq.PublicKeys()), opt.InstallMode, readers, opt.PollInterval, bioLine,
 		doors, opt.PollInterval, opt.FingerTimeout, opt.DoorPulse, opt.RefusalScreen, opt.RegistryMaxAge)
 	l.ConfigPath = filepath.Join(opt.Dir, "gate.yaml")
 	if err := os.WriteFile(l.ConfigPath, []byte(yaml), 0o600); err != nil {
@@ -218,8 +231,10 @@ lane:
 		return nil, err
 	}
 	l.opt = opt
-	if err := l.StartDaemon(); err != nil {
-		return nil, err
+	if !opt.NoDaemon {
+		if err := l.StartDaemon(); err != nil {
+			return nil, err
+		}
 	}
 	ok = true
 	return l, nil
