@@ -337,3 +337,44 @@ func TestForgedRecordNeverOpensTheGate(t *testing.T) {
 	}
 	tail.waitFor(t, 0, "refused", "CARD_UNKNOWN", "")
 }
+
+// SIGHUP's reload: what can change safely changes for the next traveller; anything else is
+// refused whole, naming the fields.
+func TestReloadAppliesSafeChangesAndRefusesOthers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	l, err := Start(ctx, Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	bad := *l.Config
+	bad.Gate = "OTHER"
+	bad.Devices.DoorBoard.Address = 9
+	bad.Lane.MaxAttempts = 1
+	err = l.Daemon.Reload(&bad)
+	if err == nil || !strings.Contains(err.Error(), "gate, devices") || !strings.Contains(err.Error(), "nothing changed") {
+		t.Fatalf("a reload changing the gate id and devices must be refused naming them: %v", err)
+	}
+	good := *l.Config
+	good.Lane.MaxAttempts = 1
+	if err := l.Daemon.Reload(&good); err != nil {
+		t.Fatalf("a lane timing change must be accepted: %v", err)
+	}
+	s, err := LoadSamples()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, err := l.Put(ctx, NewRecord("U1", "1000000001", registry.DateOf(time.Now(), l.Config.Location), s.Enrolled, RecordOptions{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.WaitRegistry(ctx, rev); err != nil {
+		t.Fatal(err)
+	}
+	w := &Walker{Lane: l.Devices}
+	obs, err := w.Walk(ctx, Traveller{Name: "one try", Card: "1000000001", Samples: [][]byte{s.Impostor, s.Genuine}})
+	if err != nil || obs.Granted || obs.Attempts != 1 {
+		t.Fatalf("after reloading max_attempts 1, one wrong finger must refuse: %+v %v", obs, err)
+	}
+}
