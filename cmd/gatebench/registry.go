@@ -3,14 +3,18 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math"
 	mrand "math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,7 +30,7 @@ import (
 )
 
 func init() {
-	register("registry", "[-users N] [-deltas N] [-revocations N] [-lookups N] [-cut-changes N] [-cut 5s]   registry at a gate: snapshot bootstrap, deltas, revocation latency through a leaf, lookups, link cut", registryBench)
+	register("registry", "[-users N] [-deltas N] [-revocations N] [-lookups N] [-cut-changes N] [-cut 5s] [-gate-rss=false]   registry at a gate: snapshot bootstrap, deltas, revocation latency through a leaf, lookups, link cut", registryBench)
 }
 
 // RegistryResult is the result of `gatebench registry`.
@@ -51,11 +55,18 @@ type RegistryResult struct {
 	LookupMeanMS     float64 `json:"lookup_mean_ms"`
 	LookupP99MS      float64 `json:"lookup_p99_ms"`
 	ProcessRSSMB     float64 `json:"process_rss_mb"` // this whole process: HQ, leaf and gate (gated alone is less)
-	CutS             float64 `json:"cut_s"`
-	ChangesSent      int     `json:"changes_sent"`
-	ChangesApplied   int     `json:"changes_applied"`
-	ConvergeS        float64 `json:"converge_s"` // link restored -> every change applied
-	Machine          Machine `json:"machine"`
+	// The gate alone, in a child process (see gateChild): the store at full size, a registry
+	// watcher through the leaf applying gate_child_changes deltas, then lookups.
+	GatedRSSMB      float64 `json:"gated_rss_mb"`       // the child's VmRSS at the end
+	GatedPeakRSSMB  float64 `json:"gated_peak_rss_mb"`  // the child's VmHWM
+	GatedHeapMB     float64 `json:"gated_go_heap_mb"`   // the child's Go heap in use at the end
+	GatedSysMB      float64 `json:"gated_go_sys_mb"`    // memory the child's Go runtime holds from the OS
+	GateChildChange int     `json:"gate_child_changes"` // deltas the child applied
+	CutS            float64 `json:"cut_s"`
+	ChangesSent     int     `json:"changes_sent"`
+	ChangesApplied  int     `json:"changes_applied"`
+	ConvergeS       float64 `json:"converge_s"` // link restored -> every change applied
+	Machine         Machine `json:"machine"`
 }
 
 func registryBench(ctx context.Context, args []string) (any, error) {
@@ -68,6 +79,7 @@ func registryBench(ctx context.Context, args []string) (any, error) {
 	cut := fs.Duration("cut", 5*time.Second, "how long the link is cut (the issue's scenario is 5m)")
 	dirFlag := fs.String("dir", "", "work folder (default a temporary one, removed after)")
 	verbose := fs.Bool("v", false, "log progress")
+	gateRSS := fs.Bool("gate-rss", true, "measure the gate's memory in a child process at the end")
 	via := fs.String("bootstrap-via", "leaf", "leaf: the gate downloads the snapshot through the airport leaf; hq: on a direct connection to HQ")
 	if err := fs.Parse(args); err != nil || *users < 1 {
 		return nil, errUsage
@@ -168,7 +180,7 @@ func registryBench(ctx context.Context, args []string) (any, error) {
 	}
 	res.BootstrapS = time.Since(start).Seconds()
 	res.BootstrapPerSec = float64(*users) / res.BootstrapS
-	w := registry.NewWatcher(gkv, st, registry.WatcherOptions{Verifier: v, JS: gjs, BatchSize: 1000, BatchDelay: 5 * time.Millisecond, Logger: quiet})
+	w := registry.NewWatcher(gkv, st, registry.WatcherOptions{Verifier: v, JS: gjs, BatchSize: 2000, BatchDelay: 5 * time.Millisecond, Logger: quiet})
 	stopW := runWatcher(ctx, w)
 	if err := regWaitUntil(ctx, 10*time.Minute, func() bool { return w.Stats().CaughtUp }); err != nil {
 		return nil, fmt.Errorf("gate catching up after the bootstrap: %w", err)
@@ -186,7 +198,14 @@ func registryBench(ctx context.Context, args []string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	w = registry.NewWatcher(gkv, st, registry.WatcherOptions{Verifier: v, JS: gjs, BatchSize: 1000, BatchDelay: 5 * time.Millisecond, Logger: quiet})
+	w = registry.NewWatcher(gkv, st, registry.WatcherOptions{Verifier: v, JS: gjs, BatchSize: 2000, BatchDelay: 5 * time.Millisecond, Logger: quiet})
+	// GATEBENCH_DELTA_CPUPROFILE=<file> profiles this phase (the whole process: HQ, leaf and gate).
+	stopProf := func() {}
+	if pf := os.Getenv("GATEBENCH_DELTA_CPUPROFILE"); pf != "" {
+		if f, err := os.Create(pf); err == nil && pprof.StartCPUProfile(f) == nil {
+			stopProf = func() { pprof.StopCPUProfile(); f.Close() }
+		}
+	}
 	start = time.Now()
 	stopW = runWatcher(ctx, w)
 	defer func() { stopW() }()
@@ -194,6 +213,7 @@ func registryBench(ctx context.Context, args []string) (any, error) {
 		return nil, fmt.Errorf("delta apply: %w", err)
 	}
 	res.ApplyPerSec = float64(w.Stats().Applied) / time.Since(start).Seconds()
+	stopProf()
 
 	// Revocation latency: put at HQ, applied in the gate's store.
 	say("revocations")
@@ -272,7 +292,134 @@ func registryBench(ctx context.Context, args []string) (any, error) {
 			}
 		}
 	}
+
+	// gated's memory: the gate's part (store + watcher + lookups) in a child process of its own,
+	// on the same database, through the same leaf, while this process's watcher is stopped.
+	if *gateRSS {
+		say("gate memory in a child process")
+		stopW()
+		res.GateChildChange = min(2000, *users)
+		if err := populate(ctx, hq, 0, res.GateChildChange, time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+			return nil, err
+		}
+		last, err := lastRevision(ctx, hq.KV)
+		if err != nil {
+			return nil, err
+		}
+		cr, err := runGateChild(ctx, gateChildConfig{DB: dbPath, Key: key, LeafURL: leaf.URL, Seed: string(leaf.Seeds["G01"]),
+			HQKeys: hq.PublicKeys(), Users: *users, Lookups: *lookups, Until: last})
+		if err != nil {
+			return nil, fmt.Errorf("gate child: %w", err)
+		}
+		res.GatedRSSMB, res.GatedPeakRSSMB, res.GatedHeapMB, res.GatedSysMB = cr.RSSMB, cr.PeakRSSMB, cr.HeapMB, cr.SysMB
+	}
 	return res, nil
+}
+
+// gateChildConfig is what the child process gets (as JSON in GATEBENCH_GATE_CHILD).
+type gateChildConfig struct {
+	DB      string
+	Key     []byte
+	LeafURL string
+	Seed    string
+	HQKeys  map[string]string
+	Users   int
+	Lookups int
+	Until   uint64 // bucket revision to reach
+}
+
+// gateChildResult is the child's answer (JSON on its stdout).
+type gateChildResult struct {
+	RSSMB, PeakRSSMB, HeapMB, SysMB float64
+	Applied                         uint64
+	Err                             string
+}
+
+func init() {
+	if cfg := os.Getenv("GATEBENCH_GATE_CHILD"); cfg != "" {
+		var c gateChildConfig
+		var r gateChildResult
+		if err := json.Unmarshal([]byte(cfg), &c); err != nil {
+			r.Err = err.Error()
+		} else if err := gateChild(c, &r); err != nil {
+			r.Err = err.Error()
+		}
+		json.NewEncoder(os.Stdout).Encode(r)
+		os.Exit(0)
+	}
+}
+
+// runGateChild runs this program as the gate's part of gated: see gateChild.
+func runGateChild(ctx context.Context, c gateChildConfig) (*gateChildResult, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cfg, _ := json.Marshal(c)
+	cmd := exec.CommandContext(ctx, exe)
+	cmd.Env = append(os.Environ(), "GATEBENCH_GATE_CHILD="+string(cfg))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, err
+	}
+	var r gateChildResult
+	if err := json.Unmarshal(out, &r); err != nil {
+		return nil, fmt.Errorf("child output %q: %w", out, err)
+	}
+	if r.Err != "" {
+		return nil, errors.New(r.Err)
+	}
+	return &r, nil
+}
+
+// gateChild is the gate's part of gated, alone in a process: it opens the store, connects to the
+// leaf with the gate's credentials, runs the registry watcher (signatures checked) until it has
+// applied the bucket up to c.Until, does c.Lookups random card lookups, and reports its memory.
+// It is not all of gated (no lane, reader, display or outbox), which adds its own, smaller part.
+func gateChild(c gateChildConfig, r *gateChildResult) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	st, err := store.Open(c.DB, c.Key)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	v, err := registry.ParsePublicKeys(c.HQKeys)
+	if err != nil {
+		return err
+	}
+	nc, err := nats.Connect(c.LeafURL, devhq.GateOption([]byte(c.Seed)), nats.MaxReconnects(-1))
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.NewWithDomain(nc, devhq.Domain)
+	if err != nil {
+		return err
+	}
+	kv, err := js.KeyValue(ctx, registry.Bucket)
+	if err != nil {
+		return err
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	w := registry.NewWatcher(kv, st, registry.WatcherOptions{Logger: quiet, Verifier: v, JS: js})
+	stop := runWatcher(ctx, w)
+	defer stop()
+	if err := regWaitUntil(ctx, 5*time.Minute, func() bool { return w.Stats().Revision >= c.Until }); err != nil {
+		return fmt.Errorf("gate child watcher: %w", err)
+	}
+	r.Applied = w.Stats().Applied
+	for i := 0; i < c.Lookups; i++ {
+		if _, err := st.LookupCard(ctx, benchCard(mrand.IntN(c.Users))); err != nil {
+			return fmt.Errorf("lookup: %w", err)
+		}
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	r.HeapMB, r.SysMB = float64(ms.HeapInuse)/(1<<20), float64(ms.Sys)/(1<<20)
+	r.RSSMB, r.PeakRSSMB = procStatusMB("VmRSS:"), procStatusMB("VmHWM:")
+	return nil
 }
 
 func benchUser(i int) string { return fmt.Sprintf("U%08d", i) }
@@ -317,7 +464,7 @@ func populate(ctx context.Context, hq *devhq.HQ, from, to int, base time.Time) e
 					errs <- err
 					return
 				}
-				if _, err := js.PublishAsync("$KV."+registry.Bucket+"."+registry.Key(benchUser(i)), val); err != nil {
+				if _, err := js.PublishAsync("$KV."+registry.Bucket+"."+registry.Key(benchUser(i)), val, jetstream.WithStallWait(time.Minute)); err != nil {
 					errs <- err
 					return
 				}
@@ -410,13 +557,16 @@ func fileMB(path string) float64 {
 	return float64(fi.Size()) / (1 << 20)
 }
 
-func rssMB() float64 {
+func rssMB() float64 { return procStatusMB("VmRSS:") }
+
+// procStatusMB reads a field of /proc/self/status in MB.
+func procStatusMB(field string) float64 {
 	data, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for _, l := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == field {
 			kb, _ := strconv.Atoi(f[1])
 			return float64(kb) / 1024
 		}

@@ -200,7 +200,9 @@ func validLanguage(tag string) error {
 	if tag == "" || len(tag) > maxLanguageTagSize {
 		return fmt.Errorf("must be a BCP 47 language tag such as \"en\" or \"zh-Hant\" of 2..%d characters", maxLanguageTagSize)
 	}
-	for i, sub := range strings.Split(tag, "-") {
+	i := -1
+	for sub := range strings.SplitSeq(tag, "-") {
+		i++
 		if len(sub) == 0 || len(sub) > 8 {
 			return fmt.Errorf("%q is not a BCP 47 language tag (subtags of 1..8 letters or digits)", clip(tag))
 		}
@@ -239,11 +241,11 @@ func (r *Record) Validate() error {
 	if err := ValidUserID(r.UserID); err != nil {
 		return fieldErr("user_id", "%v", err)
 	}
-	if err := oneOf("status", string(r.Status), statuses); err != nil {
-		return err
+	if !contains(statuses, string(r.Status)) {
+		return oneOf("status", string(r.Status), statuses)
 	}
-	if err := oneOf("eligibility", string(r.Eligibility), eligibility); err != nil {
-		return err
+	if !contains(eligibility, string(r.Eligibility)) {
+		return oneOf("eligibility", string(r.Eligibility), eligibility)
 	}
 	if r.PassportExpiry.IsZero() {
 		return fieldErr("passport_expiry", "required, a YYYY-MM-DD date")
@@ -257,27 +259,27 @@ func (r *Record) Validate() error {
 	if len(r.Cards) > MaxCards {
 		return fieldErr("cards", "at most %d cards, got %d", MaxCards, len(r.Cards))
 	}
-	seen := make(map[string]int, len(r.Cards))
 	for i, c := range r.Cards {
-		f := fmt.Sprintf("cards[%d]", i)
+		f := indexed("cards", i)
 		if err := validCardNumber(c.Number); err != nil {
-			return fieldErr(f+".number", "%v", err)
+			return fieldErr(f()+".number", "%v", err)
 		}
-		if j, dup := seen[c.Number]; dup {
-			return fieldErr(f+".number", "same card number as cards[%d]: a card number may appear once", j)
+		for j := 0; j < i; j++ {
+			if r.Cards[j].Number == c.Number {
+				return fieldErr(f()+".number", "same card number as cards[%d]: a card number may appear once", j)
+			}
 		}
-		seen[c.Number] = i
-		if err := oneOf(f+".status", string(c.Status), cardStatuses); err != nil {
-			return err
+		if !contains(cardStatuses, string(c.Status)) {
+			return oneOf(f()+".status", string(c.Status), cardStatuses)
 		}
 		if c.Issued.IsZero() {
-			return fieldErr(f+".issued", "required, a YYYY-MM-DD date")
+			return fieldErr(f()+".issued", "required, a YYYY-MM-DD date")
 		}
 		if c.Expires.IsZero() {
-			return fieldErr(f+".expires", "required, a YYYY-MM-DD date")
+			return fieldErr(f()+".expires", "required, a YYYY-MM-DD date")
 		}
 		if c.Expires.Before(c.Issued) {
-			return fieldErr(f+".expires", "%s is before issued %s", c.Expires, c.Issued)
+			return fieldErr(f()+".expires", "%s is before issued %s", c.Expires, c.Issued)
 		}
 	}
 	if r.ED != nil {
@@ -291,31 +293,33 @@ func (r *Record) Validate() error {
 	if len(r.Templates) > MaxTemplates {
 		return fieldErr("templates", "at most %d templates, got %d", MaxTemplates, len(r.Templates))
 	}
-	type ff struct {
-		finger int
-		format string
-	}
-	seenT := make(map[ff]int, len(r.Templates))
 	for i, t := range r.Templates {
-		f := fmt.Sprintf("templates[%d]", i)
+		f := indexed("templates", i)
 		if t.Finger < 0 || t.Finger > MaxFinger {
-			return fieldErr(f+".finger", "must be an ISO/IEC 19794-2 finger position 0..%d, got %d", MaxFinger, t.Finger)
+			return fieldErr(f()+".finger", "must be an ISO/IEC 19794-2 finger position 0..%d, got %d", MaxFinger, t.Finger)
 		}
-		if err := oneOf(f+".format", t.Format, formats); err != nil {
-			return err
+		if !contains(formats, t.Format) {
+			return oneOf(f()+".format", t.Format, formats)
 		}
-		if j, dup := seenT[ff{t.Finger, t.Format}]; dup {
-			return fieldErr(f, "same finger and format as templates[%d]", j)
+		for j := 0; j < i; j++ {
+			if r.Templates[j].Finger == t.Finger && r.Templates[j].Format == t.Format {
+				return fieldErr(f(), "same finger and format as templates[%d]", j)
+			}
 		}
-		seenT[ff{t.Finger, t.Format}] = i
 		if len(t.Data) == 0 || len(t.Data) > MaxTemplateSize {
-			return fieldErr(f+".data", "must be 1..%d bytes once base64-decoded, got %d", MaxTemplateSize, len(t.Data))
+			return fieldErr(f()+".data", "must be 1..%d bytes once base64-decoded, got %d", MaxTemplateSize, len(t.Data))
 		}
 	}
 	if r.Updated.IsZero() {
 		return fieldErr("updated", "required, an RFC 3339 time")
 	}
 	return nil
+}
+
+// indexed returns a function that formats "name[i]" (only called on error:
+// the success path does not allocate).
+func indexed(name string, i int) func() string {
+	return func() string { return fmt.Sprintf("%s[%d]", name, i) }
 }
 
 // ActiveCard returns the record's active card, if any.
@@ -397,6 +401,14 @@ func (r *Record) Marshal() ([]byte, error) {
 // base64 are errors; every error wraps ErrInvalid and names the field and
 // what is allowed.
 func Parse(data []byte) (*Record, error) {
+	if r, ok := parseFast(data); ok {
+		return r, nil
+	}
+	return parseStrict(data)
+}
+
+// parseStrict is Parse's general decoder (any member order and white space).
+func parseStrict(data []byte) (*Record, error) {
 	top, err := object(data, "", []string{"schema", "user_id", "status", "eligibility", "passport_expiry",
 		"preferred_language", "cards", "ed", "templates", "updated"},
 		[]string{"schema", "user_id", "status", "eligibility", "passport_expiry", "preferred_language", "cards", "updated"})

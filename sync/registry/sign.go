@@ -333,6 +333,9 @@ func OpenRecord(key string, value []byte, v *Verifier) (*Record, error) {
 	if !ok {
 		return nil, fieldErr("", "key %q is not user.<user_id>", clip(key))
 	}
+	if r, ok := openRecordFast(key, uid, value, v); ok {
+		return r, nil
+	}
 	body, _, err := open(kindRecord, key, value, v)
 	if err != nil {
 		return nil, err

@@ -389,7 +389,7 @@ func PublishSnapshot(ctx context.Context, js jetstream.JetStream, s *Signer, pat
 			previous = pm.Object
 		}
 	}
-	if _, err := obs.Put(ctx, jetstream.ObjectMeta{Name: m.Object, Description: "registry snapshot (SQLite)"}, f); err != nil {
+	if _, err := putObject(ctx, js, obs, m.Object, "registry snapshot (SQLite)", f); err != nil {
 		return nil, fmt.Errorf("registry: publish snapshot %s: %w", m.Object, err)
 	}
 	if _, err := obs.PutBytes(ctx, ManifestObject, s.SignManifest(&m)); err != nil {
@@ -415,12 +415,27 @@ func FetchSnapshot(ctx context.Context, js jetstream.JetStream, v *Verifier, dir
 	if err != nil {
 		return nil, "", err
 	}
-	path, err = download(ctx, obs, m, dir)
+	path, err = download(ctx, js, obs, m, dir)
 	return m, path, err
 }
 
-// FetchManifest reads and checks the latest snapshot manifest.
-func FetchManifest(ctx context.Context, js jetstream.JetStream, v *Verifier) (jetstream.ObjectStore, *Manifest, error) {
+// FetchManifest reads and checks the latest snapshot manifest. A transient
+// error (a timeout, the airport link down) is retried with backoff.
+func FetchManifest(ctx context.Context, js jetstream.JetStream, v *Verifier) (obs jetstream.ObjectStore, m *Manifest, err error) {
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		obs, m, err = fetchManifestOnce(actx, js, v)
+		cancel()
+		if !retryable(ctx, err) || errors.Is(err, ErrNoSnapshot) || attempt == transferAttempts {
+			return obs, m, err
+		}
+		if !backoff(ctx, attempt) {
+			return nil, nil, ctx.Err()
+		}
+	}
+}
+
+func fetchManifestOnce(ctx context.Context, js jetstream.JetStream, v *Verifier) (jetstream.ObjectStore, *Manifest, error) {
 	obs, err := js.ObjectStore(ctx, SnapshotBucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
 		return nil, nil, ErrNoSnapshot
@@ -440,39 +455,6 @@ func FetchManifest(ctx context.Context, js jetstream.JetStream, v *Verifier) (je
 		return nil, nil, err
 	}
 	return obs, m, nil
-}
-
-func download(ctx context.Context, obs jetstream.ObjectStore, m *Manifest, dir string) (path string, err error) {
-	r, err := obs.Get(ctx, m.Object)
-	if err != nil {
-		return "", fmt.Errorf("registry: snapshot %s: %w", m.Object, err)
-	}
-	defer r.Close()
-	f, err := os.CreateTemp(dir, "registry-snapshot-*.db")
-	if err != nil {
-		return "", fmt.Errorf("registry: snapshot: %w", err)
-	}
-	path = f.Name()
-	defer func() {
-		if err != nil {
-			os.Remove(path)
-		}
-	}()
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(r, m.Size+1))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return "", fmt.Errorf("registry: download snapshot %s: %w", m.Object, err)
-	}
-	if n != m.Size {
-		return "", fmt.Errorf("registry: snapshot %s: %w: %d bytes, the signed manifest says %d", m.Object, ErrInvalid, n, m.Size)
-	}
-	if got := h.Sum(nil); !bytes.Equal(got, m.SHA256[:]) {
-		return "", fmt.Errorf("registry: snapshot %s: %w: SHA-256 %x does not match the signed manifest's %x", m.Object, ErrInvalid, got, m.SHA256)
-	}
-	return path, nil
 }
 
 // SnapshotInstaller is a store that can install a verified snapshot.
@@ -501,20 +483,10 @@ func Bootstrap(ctx context.Context, js jetstream.JetStream, st SnapshotInstaller
 	if m.Revision < cur {
 		return nil, &ReplayError{Problem: fmt.Sprintf("snapshot at revision %d is older than this gate's registry (revision %d): not installed", m.Revision, cur)}
 	}
-	// A download is retried after a transient error (a busy server, a
-	// link that dropped): a fresh gate would otherwise read the whole
-	// bucket instead.
-	var path string
-	for attempt := 1; ; attempt++ {
-		path, err = download(ctx, obs, m, filepath.Dir(st.Path()))
-		if err == nil || errors.Is(err, ErrInvalid) || ctx.Err() != nil || attempt == 3 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Duration(attempt) * time.Second):
-		}
-	}
+	// download resumes after a transient error (a busy server, a link
+	// that dropped) from the last chunk received: a fresh gate would
+	// otherwise read the whole bucket instead.
+	path, err := download(ctx, js, obs, m, filepath.Dir(st.Path()))
 	if err != nil {
 		return nil, err
 	}

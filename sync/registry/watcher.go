@@ -41,7 +41,7 @@ type Applier interface {
 
 // WatcherOptions configure a Watcher. Zero values select the defaults.
 type WatcherOptions struct {
-	// BatchSize is the most entries applied in one transaction (default 500).
+	// BatchSize is the most entries applied in one transaction (default 2000).
 	BatchSize int
 	// BatchDelay is how long the first entry of a batch may wait for more
 	// (default 50 ms).
@@ -138,7 +138,7 @@ type Watcher struct {
 // NewWatcher returns a Watcher of kv that applies to st. Call Run to start it.
 func NewWatcher(kv jetstream.KeyValue, st Applier, opt WatcherOptions) *Watcher {
 	if opt.BatchSize <= 0 {
-		opt.BatchSize = 500
+		opt.BatchSize = 2000
 	}
 	if opt.BatchDelay <= 0 {
 		opt.BatchDelay = 50 * time.Millisecond
@@ -239,6 +239,16 @@ func (w *Watcher) watch(ctx context.Context) error {
 	defer kw.Stop()
 	w.log.Info("registry watch started", "from_revision", rev+1)
 
+	// The entries go through a pipeline of three stages, so that decoding
+	// (signature checks on every core) of one batch overlaps the SQLite
+	// apply of the previous one: this loop collects batches; the decoder
+	// verifies and parses them, in order; the applier applies them, in
+	// order, each with its cursor in one transaction. The channels hold one
+	// batch each, which bounds memory and makes this loop wait when the
+	// store is the bottleneck.
+	p := w.startPipeline(ctx, clock)
+	defer p.stop()
+
 	var (
 		batch  []jetstream.KeyValueEntry
 		timer  = time.NewTimer(time.Hour)
@@ -250,29 +260,35 @@ func (w *Watcher) watch(ctx context.Context) error {
 		// entry arrived since the previous check.
 		target, seen uint64
 		received     bool
+		// queued is the last revision handed to the pipeline.
+		queued = rev
 	)
 	timer.Stop()
 	defer timer.Stop()
 	defer stall.Stop()
 	seen = rev
-	flush := func() error {
+	flush := func(caughtUp bool) error {
 		timerC = nil
-		if len(batch) == 0 {
+		if len(batch) == 0 && !caughtUp {
 			return nil
 		}
-		err := w.apply(ctx, batch)
-		if err == nil {
-			rev = batch[len(batch)-1].Revision()
+		if err := p.send(pipeItem{entries: batch, caughtUp: caughtUp}); err != nil {
+			return err
 		}
-		batch = batch[:0]
-		return err
+		if len(batch) > 0 {
+			queued = batch[len(batch)-1].Revision()
+		}
+		batch = make([]jetstream.KeyValueEntry, 0, w.opt.BatchSize)
+		return nil
 	}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil // unapplied entries are re-read on the next run
+		case err := <-p.errc:
+			return err
 		case <-timerC:
-			if err := flush(); err != nil {
+			if err := flush(false); err != nil {
 				return err
 			}
 		case <-stall.C:
@@ -286,13 +302,17 @@ func (w *Watcher) watch(ctx context.Context) error {
 			target, received = last, false
 		case e, ok := <-kw.Updates():
 			if !ok {
-				if err := flush(); err != nil {
+				if err := flush(false); err != nil {
+					return err
+				}
+				if err := p.drain(); err != nil {
 					return err
 				}
 				return errWatchClosed
 			}
 			if e == nil { // all entries present at start delivered
-				if err := flush(); err != nil {
+				// CaughtUp is set once the applier has applied this batch.
+				if err := flush(true); err != nil {
 					return err
 				}
 				// Revisions up to the bucket's last one at this point that
@@ -300,19 +320,16 @@ func (w *Watcher) watch(ctx context.Context) error {
 				if last, ok := w.lastRevision(ctx); ok {
 					seen = max(seen, last)
 				}
-				w.mu.Lock()
-				w.stats.CaughtUp = true
-				w.mu.Unlock()
 				continue
 			}
 			received = true
-			if e.Revision() <= rev || len(batch) > 0 && e.Revision() <= batch[len(batch)-1].Revision() {
+			if e.Revision() <= queued || len(batch) > 0 && e.Revision() <= batch[len(batch)-1].Revision() {
 				continue // redelivered after an ordered-consumer reset
 			}
 			seen = max(seen, e.Revision())
 			batch = append(batch, e)
 			if len(batch) >= w.opt.BatchSize {
-				if err := flush(); err != nil {
+				if err := flush(false); err != nil {
 					return err
 				}
 			} else if timerC == nil {
@@ -321,6 +338,117 @@ func (w *Watcher) watch(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// pipeItem is one batch of entries on its way to the store; caughtUp marks
+// the batch that completes the entries present when the watch started.
+type pipeItem struct {
+	entries  []jetstream.KeyValueEntry
+	caughtUp bool
+}
+
+// decodedItem is a pipeItem decoded.
+type decodedItem struct {
+	pipeItem
+	b       *Batch
+	changes []change
+	rej     rejectCounts
+	clocks  uint64
+}
+
+// pipeline runs the decoder and the applier of one watch.
+type pipeline struct {
+	in     chan pipeItem
+	errc   chan error // the applier's error, at most one
+	cancel context.CancelFunc
+	ctx    context.Context
+	done   chan struct{} // closed when both stages have returned
+	once   sync.Once
+}
+
+// startPipeline starts the decoder and applier; lastClock is the stored HQ
+// clock (a replayed hq.clock older than it is refused).
+func (w *Watcher) startPipeline(ctx context.Context, lastClock time.Time) *pipeline {
+	pctx, cancel := context.WithCancel(ctx)
+	p := &pipeline{in: make(chan pipeItem, 1), errc: make(chan error, 1), cancel: cancel, ctx: pctx, done: make(chan struct{})}
+	decoded := make(chan decodedItem, 1)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { // decoder
+		defer wg.Done()
+		defer close(decoded)
+		for it := range p.in {
+			d := decodedItem{pipeItem: it}
+			if len(it.entries) > 0 {
+				d.b, d.changes, d.rej, d.clocks, lastClock = w.decode(it.entries, lastClock)
+			}
+			select {
+			case decoded <- d:
+			case <-pctx.Done():
+				return
+			}
+		}
+	}()
+	go func() { // applier
+		defer wg.Done()
+		for d := range decoded {
+			if pctx.Err() != nil {
+				return
+			}
+			if d.b != nil {
+				if err := w.applyDecoded(pctx, d); err != nil {
+					p.errc <- err
+					cancel()
+					return
+				}
+			}
+			if d.caughtUp {
+				w.mu.Lock()
+				w.stats.CaughtUp = true
+				w.mu.Unlock()
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(p.done) }()
+	return p
+}
+
+// send hands a batch to the decoder, or returns the applier's error.
+func (p *pipeline) send(it pipeItem) error {
+	select {
+	case p.in <- it:
+		return nil
+	case err := <-p.errc:
+		return err
+	case <-p.ctx.Done():
+		select {
+		case err := <-p.errc:
+			return err
+		default:
+			return p.ctx.Err()
+		}
+	}
+}
+
+// drain waits until every batch sent is applied, and returns the applier's
+// error if any. The pipeline cannot be used after.
+func (p *pipeline) drain() error {
+	p.once.Do(func() { close(p.in) })
+	<-p.done
+	select {
+	case err := <-p.errc:
+		return err
+	default:
+		return nil
+	}
+}
+
+// stop abandons the batches not yet applied (they are re-read on the next
+// watch) and waits for both stages to return.
+func (p *pipeline) stop() {
+	p.cancel()
+	p.once.Do(func() { close(p.in) })
+	<-p.done
 }
 
 // lastRevision returns the bucket's last revision (its stream's last
@@ -354,12 +482,9 @@ type change struct {
 // decode turns entries into a Batch, rejecting malformed, unsigned, wrongly
 // signed and replayed ones. The batch's revision is the last entry's even if
 // that entry was rejected.
-func (w *Watcher) decode(entries []jetstream.KeyValueEntry) (b *Batch, changes []change, rej rejectCounts, clocks uint64) {
+func (w *Watcher) decode(entries []jetstream.KeyValueEntry, lastClock time.Time) (b *Batch, changes []change, rej rejectCounts, clocks uint64, newClock time.Time) {
 	b = &Batch{Revision: entries[len(entries)-1].Revision()}
 	res := decodeParallel(entries, w.opt.Verifier)
-	w.mu.Lock()
-	lastClock := w.stats.HQClock
-	w.mu.Unlock()
 	byUser := make(map[string]change)
 	for i, e := range entries {
 		key := e.Key()
@@ -413,7 +538,7 @@ func (w *Watcher) decode(entries []jetstream.KeyValueEntry) (b *Batch, changes [
 			b.Records = append(b.Records, c.rec)
 		}
 	}
-	return b, changes, rej, clocks
+	return b, changes, rej, clocks, lastClock
 }
 
 // rejectCounts counts rejections by kind.
@@ -439,11 +564,11 @@ func (w *Watcher) reject(key string, rev uint64, err error) string {
 	return kind
 }
 
-// apply decodes and applies one batch. If the store rejects the batch as
+// applyDecoded applies one decoded batch. If the store rejects the batch as
 // invalid, the changes are applied one by one so that only the offending
 // record is skipped.
-func (w *Watcher) apply(ctx context.Context, entries []jetstream.KeyValueEntry) error {
-	b, changes, rej, clocks := w.decode(entries)
+func (w *Watcher) applyDecoded(ctx context.Context, d decodedItem) error {
+	b, changes, rej, clocks := d.b, d.changes, d.rej, d.clocks
 	err := w.st.ApplyBatch(ctx, b)
 	if err != nil && !errors.Is(err, ErrInvalid) {
 		return fmt.Errorf("registry: apply batch ending at revision %d: %w", b.Revision, err)

@@ -112,6 +112,11 @@ func (s *Store) ApplyBatch(ctx context.Context, b *registry.Batch) error {
 			return err
 		}
 		defer stmts.close()
+		// Tombstones are rare (HQ deletes a key only to purge a user): when
+		// there are none, skip the per-record tombstone lookup.
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM user_tombstones)`).Scan(&stmts.haveTombstones); err != nil {
+			return fmt.Errorf("store: read tombstones: %w", err)
+		}
 		for i, r := range b.Records {
 			if err := stmts.upsert(ctx, r, sealed[i]); err != nil {
 				if errors.Is(err, registry.ErrReplay) {
@@ -151,6 +156,7 @@ func userID(r *registry.Record) string {
 
 type upsertStmts struct {
 	user, tombstone, delTombstone, delCards, delTemplates, card, template *sql.Stmt
+	haveTombstones                                                        bool // user_tombstones has rows (read at the start of the transaction)
 }
 
 // updatedLayout is how users.updated is stored: fixed width, so that text
@@ -206,7 +212,7 @@ func (st *upsertStmts) upsert(ctx context.Context, r *registry.Record, sealed []
 	}
 	updated := formatUpdated(r.Updated)
 	var deletedAt string
-	switch err := st.tombstone.QueryRowContext(ctx, r.UserID).Scan(&deletedAt); {
+	switch err := st.lookupTombstone(ctx, r.UserID, &deletedAt); {
 	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:
 		return err
@@ -244,6 +250,13 @@ func (st *upsertStmts) upsert(ctx context.Context, r *registry.Record, sealed []
 		}
 	}
 	return nil
+}
+
+func (st *upsertStmts) lookupTombstone(ctx context.Context, userID string, deletedAt *string) error {
+	if !st.haveTombstones {
+		return sql.ErrNoRows
+	}
+	return st.tombstone.QueryRowContext(ctx, userID).Scan(deletedAt)
 }
 
 // redactedError is a database error whose message had a card number
