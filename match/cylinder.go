@@ -78,6 +78,14 @@ func init() {
 	}
 }
 
+// cellOffsets[i] is cellOffset(i).
+var cellOffsets = func() (o [cylNS]float64) {
+	for i := range o {
+		o[i] = cellOffset(i)
+	}
+	return o
+}()
+
 // cellOffset is the coordinate of the centre of cell i along one axis,
 // relative to the cylinder's axis.
 func cellOffset(i int) float64 { return (float64(i) - float64(cylNS-1)/2) * cylDeltaS }
@@ -89,6 +97,28 @@ func gd(a float64) float32 {
 		t = gdTableN
 	}
 	return gdTable[t]
+}
+
+// ceilFrom0 is max(0, ⌈x⌉) for finite x of moderate size (math.Ceil
+// without SSE4.1 is a function call).
+func ceilFrom0(x float64) int {
+	if x <= 0 {
+		return 0
+	}
+	i := int(x)
+	if float64(i) < x {
+		i++
+	}
+	return i
+}
+
+// floorTo is min(m, ⌊x⌋) for finite x of moderate size, or -1 if x < 0
+// (any negative bound gives an empty range).
+func floorTo(m int, x float64) int {
+	if x < 0 {
+		return -1
+	}
+	return min(m, int(x))
 }
 
 func b2i(b bool) int {
@@ -112,9 +142,12 @@ func buildCylinders(pts []point, h hull) ([]cylinder, []int) {
 	cyls := make([]cylinder, 0, len(pts))
 	idx := make([]int, 0, len(pts))
 	var acc [cylNS * cylNS][cylND]float32 // contributions, by cell then section
-	type nb struct{ x, y float64 }        // neighbour position in the cylinder's frame
+	type nb struct {
+		x, y           float64        // neighbour position in the cylinder's frame
+		i0, i1, j0, j1 int8           // the cells within 3σS of it
+		d              [cylND]float32 // directional contribution to each section
+	}
 	nbs := make([]nb, 0, len(pts))
-	nbDir := make([][cylND]float32, 0, len(pts))
 	var edges, edgesI, edgesJ []float64
 	for mi, m := range pts {
 		cos, sin := math.Cos(m.a), math.Sin(m.a)
@@ -170,7 +203,9 @@ func buildCylinders(pts []point, h hull) ([]cylinder, []int) {
 		if float64(valid) < minVC*float64(cellsInDisc) {
 			continue
 		}
-		nbs, nbDir = nbs[:0], nbDir[:0]
+		const reach = 3 * sigmaS
+		nbs = nbs[:0]
+		count := 0 // neighbours within reach, including those that touch no cell
 		for ti, t := range pts {
 			if ti == mi {
 				continue
@@ -179,10 +214,17 @@ func buildCylinders(pts []point, h hull) ([]cylinder, []int) {
 			if dx*dx+dy*dy > neighbourReach*neighbourReach {
 				continue
 			}
-			// Rotate into the minutia's frame.
-			nbs = append(nbs, nb{x: cos*dx + sin*dy, y: -sin*dx + cos*dy})
+			count++
+			// Rotate into the minutia's frame; the cells within 3σS.
+			q := nb{x: cos*dx + sin*dy, y: -sin*dx + cos*dy}
+			q.i0 = int8(ceilFrom0((q.x-reach)/cylDeltaS + float64(cylNS-1)/2))
+			q.i1 = int8(floorTo(cylNS-1, (q.x+reach)/cylDeltaS+float64(cylNS-1)/2))
+			q.j0 = int8(ceilFrom0((q.y-reach)/cylDeltaS + float64(cylNS-1)/2))
+			q.j1 = int8(floorTo(cylNS-1, (q.y+reach)/cylDeltaS+float64(cylNS-1)/2))
+			if q.i0 > q.i1 || q.j0 > q.j1 {
+				continue // beyond every cell
+			}
 			dth := angleDelta(m.a, t.a)
-			var d [cylND]float32
 			for k := range cylND {
 				x := dth - (-math.Pi + (float64(k)+0.5)*cylDeltaD) // both in [-π, π)
 				if x >= math.Pi {
@@ -190,56 +232,65 @@ func buildCylinders(pts []point, h hull) ([]cylinder, []int) {
 				} else if x < -math.Pi {
 					x += 2 * math.Pi
 				}
-				d[k] = gd(x)
+				q.d[k] = gd(x)
 			}
-			nbDir = append(nbDir, d)
+			nbs = append(nbs, q)
 		}
-		if len(nbs) < minM {
+		if count < minM {
 			continue
 		}
 		// acc is cell-major (the sections of a cell together); touched
 		// records the cells that received a contribution, so that only
 		// they are thresholded and cleared.
-		var touched [cellWords]uint64
-		const reach = 3 * sigmaS
-		for n, p := range nbs {
-			i0 := max(0, int(math.Ceil((p.x-reach)/cylDeltaS+float64(cylNS-1)/2)))
-			i1 := min(cylNS-1, int(math.Floor((p.x+reach)/cylDeltaS+float64(cylNS-1)/2)))
-			j0 := max(0, int(math.Ceil((p.y-reach)/cylDeltaS+float64(cylNS-1)/2)))
-			j1 := min(cylNS-1, int(math.Floor((p.y+reach)/cylDeltaS+float64(cylNS-1)/2)))
-			dn := &nbDir[n]
+		var touched uint64 // cellWords == 1
+		for n := range nbs {
+			p := &nbs[n]
+			i0, i1, j0, j1 := int(p.i0), int(p.i1), int(p.j0), int(p.j1)
+			e0, e1, e2, e3, e4, e5 := p.d[0], p.d[1], p.d[2], p.d[3], p.d[4], p.d[5]
+			var dx2 [cylNS]float64
+			for i := i0; i <= i1; i++ {
+				dx := cellOffsets[i] - p.x
+				dx2[i] = dx * dx
+			}
 			for j := j0; j <= j1; j++ {
-				dy := cellOffset(j) - p.y
+				dy := cellOffsets[j] - p.y
+				dy2 := dy * dy
+				row := c.mask[0] >> (j * cylNS) // valid cells of row j (cellWords == 1)
 				for i := i0; i <= i1; i++ {
-					ci := j*cylNS + i // invalid cells are masked out below
-					dx := cellOffset(i) - p.x
-					d2 := dx*dx + dy*dy
+					if row>>i&1 == 0 {
+						continue // an invalid cell: never set
+					}
+					d2 := dx2[i] + dy2
 					if d2 > reach*reach {
 						continue
 					}
 					gs := gsTable[int(d2*gsScale)]
+					ci := j*cylNS + i
 					a := &acc[ci]
-					for k := range cylND {
-						a[k] += gs * dn[k]
-					}
-					touched[ci/64] |= 1 << (ci % 64)
+					a[0] += gs * e0
+					a[1] += gs * e1
+					a[2] += gs * e2
+					a[3] += gs * e3
+					a[4] += gs * e4
+					a[5] += gs * e5
+					touched |= 1 << ci
 				}
 			}
 		}
-		for w := range cellWords {
-			for t := touched[w] & c.mask[w]; t != 0; t &= t - 1 {
-				ci := w*64 + bits.TrailingZeros64(t)
-				a := &acc[ci]
-				for k := range cylND {
-					if a[k] >= muPsi {
-						c.val[k][w] |= 1 << (ci % 64)
-					}
-				}
-			}
-			for t := touched[w]; t != 0; t &= t - 1 {
-				acc[w*64+bits.TrailingZeros64(t)] = [cylND]float32{}
-			}
+		var v0, v1, v2, v3, v4, v5 uint64
+		for t := touched; t != 0; t &= t - 1 {
+			ci := bits.TrailingZeros64(t)
+			a := &acc[ci]
+			// Branchless: the outcomes are unpredictable.
+			v0 |= uint64(b2i(a[0] >= muPsi)) << ci
+			v1 |= uint64(b2i(a[1] >= muPsi)) << ci
+			v2 |= uint64(b2i(a[2] >= muPsi)) << ci
+			v3 |= uint64(b2i(a[3] >= muPsi)) << ci
+			v4 |= uint64(b2i(a[4] >= muPsi)) << ci
+			v5 |= uint64(b2i(a[5] >= muPsi)) << ci
+			*a = [cylND]float32{}
 		}
+		c.val = [cylND][cellWords]uint64{{v0}, {v1}, {v2}, {v3}, {v4}, {v5}}
 		c.full = c.mask == discMask
 		for k := range cylND {
 			for w := range cellWords {
@@ -290,6 +341,9 @@ func cylinderSim(a, b *cylinder) float32 {
 // The similarity above is written out for these sizes.
 var _ = [1]struct{}{}[cellWords-1]
 var _ = [1]struct{}{}[cylND-6]
+
+// window's ranking is written out for 6 candidates per row.
+var _ = [1]struct{}{}[rowTopK-6]
 
 // angleDelta returns the signed difference b-a wrapped to [-π, π).
 func angleDelta(a, b float64) float64 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 
 	"ttpgate/match/template"
@@ -134,7 +135,7 @@ const (
 	wR              = 0.5  // weight of a pair's own similarity in each relaxation step
 	nRel            = 5    // relaxation iterations
 	relaxMinSupport = 10   // support is averaged over at least this many other pairs
-	rowTopK         = 6    // candidate pairs kept per minutia of the first view
+	rowTopK         = 6    // candidate pairs kept per minutia of the first view (window ranks exactly 6)
 	mu1             = 5.0  // compatibility: distance difference (px)
 	tau1            = -1.6 //
 	mu2             = math.Pi / 12
@@ -149,6 +150,10 @@ const (
 	z1N    = 600  // up to 30 px; beyond, the sigmoid is < 1e-16
 	zAN    = 1024 // entries over [0, π]
 )
+
+// z1Keep is the last entry of z1Table above 1e-4 (the table decreases);
+// set by init.
+var z1Keep int
 
 var (
 	z1Table [z1N + 1]float32
@@ -165,6 +170,9 @@ func init() {
 		z2Table[i] = float32(sigmoid(a, mu2, tau2))
 		z3Table[i] = float32(sigmoid(a, mu3, tau3))
 	}
+	for z1Keep < z1N && z1Table[z1Keep+1] > 1e-4 {
+		z1Keep++
+	}
 }
 
 func sigmoid(v, mu, tau float64) float64 { return 1 / (1 + math.Exp(-tau*(v-mu))) }
@@ -173,14 +181,6 @@ func sigmoid(v, mu, tau float64) float64 { return 1 / (1 + math.Exp(-tau*(v-mu))
 // views with na and nb cylinders.
 func nPairs(na, nb int) int {
 	return minNP + int(math.Round(sigmoid(float64(min(na, nb)), muP, tauP)*(maxNP-minNP)))
-}
-
-func zDist(d float32) float32 {
-	i := int(d*(1/z1Step) + 0.5)
-	if i > z1N {
-		return 0
-	}
-	return z1Table[i]
 }
 
 func zAngle(t *[zAN + 1]float32, d float32) float32 {
@@ -195,22 +195,25 @@ func zAngle(t *[zAN + 1]float32, d float32) float32 {
 
 // scratch holds one comparison's working memory.
 type scratch struct {
-	keys  []uint64
-	tmp   []uint64
-	usedA []bool
-	usedB []bool
-	sel   []simPair
-	lam   []float32
-	next  []float32
-	rho   []float32
-	eff   []effPair
-	sp    []sparseRho
-	row   []int32
+	keys     []uint64
+	heap     []uint64
+	buf      []uint64 // one row's keys before ranking
+	rowStart []int32  // s.keys[rowStart[u]:rowStart[u+1]] are the keys of cylinder u of the first view
+	rowPos   []int32
+	usedA    []bool
+	usedB    []bool
+	sel      []simPair
+	lam      []float32
+	next     []float32
+	sum      []float32
+	edges    []edge
+	eff      []effPair
 }
 
-type sparseRho struct {
-	k int32
-	r float32
+// edge is the compatibility r of selected pairs t < k.
+type edge struct {
+	t, k int32
+	r    float32
 }
 
 func resizeInt(f []int32, n int) []int32 {
@@ -249,13 +252,17 @@ func (s *scratch) score(a, b *Prepared) float64 {
 	// directions differ by at most δθ (the rowTopK best for each cylinder
 	// of a), as sort keys: similarity descending, then indices ascending.
 	s.keys = s.keys[:0]
+	s.rowStart = resizeInt(s.rowStart, len(a.cyls)+1)
+	s.rowPos = resizeInt(s.rowPos, len(a.cyls))
 	for u := range a.cyls {
 		ca, au := &a.cyls[u], a.ang[u]
 		// b's cylinders are sorted by direction: those within δθ of au
 		// are one run, or two when the window wraps around 0.
 		lo, hi := au-maxDTheta, au+maxDTheta
+		s.rowStart[u] = int32(len(s.keys))
 		s.window(a, b, u, ca, lo, hi)
 	}
+	s.rowStart[len(a.cyls)] = int32(len(s.keys))
 	if len(s.keys) == 0 {
 		return 0
 	}
@@ -265,6 +272,11 @@ func (s *scratch) score(a, b *Prepared) float64 {
 	s.usedB = resetBools(s.usedB, len(b.cyls))
 	s.sel = s.sel[:0]
 	s.selectPairs(nr)
+	return s.relax(a, b)
+}
+
+// relax runs the relaxation over the pairs in s.sel and returns the score.
+func (s *scratch) relax(a, b *Prepared) float64 {
 	n := len(s.sel)
 	np := min(nPairs(len(a.cyls), len(b.cyls)), n)
 	// Relaxation: each pair's similarity is reinforced by the pairs that
@@ -275,47 +287,44 @@ func (s *scratch) score(a, b *Prepared) float64 {
 		s.lam[t] = sp.s
 	}
 	if n >= 1 { // a lone pair too: without support it decays like any other
-		s.rho = resize(s.rho, n*n)
+		// Compatibilities of the selected pairs, the non-negligible ones
+		// only (most pairs are incompatible), as a list of edges t < k in
+		// row order: summing along it adds each pair's terms in the same
+		// order as a dense row would.
 		na, nb := len(a.cyls), len(b.cyls)
+		s.edges = s.edges[:0]
 		for t := range n {
 			at, bt := int(s.sel[t].a), int(s.sel[t].b)
-			s.rho[t*n+t] = 0
+			ad, bd := a.dist[at*na:at*na+na], b.dist[bt*nb:bt*nb+nb]
 			for k := t + 1; k < n; k++ {
 				ak, bk := int(s.sel[k].a), int(s.sel[k].b)
-				d1 := a.dist[at*na+ak] - b.dist[bt*nb+bk]
-				if d1 < 0 {
-					d1 = -d1
+				// |d1| without a branch (its sign is unpredictable), then
+				// zDist; beyond z1Keep it is at most 1e-4 and, z2 and z3
+				// being at most 1, the product would be dropped below.
+				d1 := math.Float32frombits(math.Float32bits(ad[ak]-bd[bk]) &^ (1 << 31))
+				i := int(d1*(1/z1Step) + 0.5)
+				if i > z1Keep {
+					continue
 				}
-				r := zDist(d1)
-				if r != 0 {
-					d2 := float32(wrap(b.ang[bt] - b.ang[bk] - a.ang[at] + a.ang[ak]))
-					d3 := wrap32(b.rel[bt*nb+bk] - a.rel[at*na+ak])
-					r *= zAngle(&z2Table, d2) * zAngle(&z3Table, d3)
+				r := z1Table[i]
+				d2 := float32(wrap(b.ang[bt] - b.ang[bk] - a.ang[at] + a.ang[ak]))
+				d3 := wrap32(b.rel[bt*nb+bk] - a.rel[at*na+ak])
+				r *= zAngle(&z2Table, d2) * zAngle(&z3Table, d3)
+				if r > 1e-4 {
+					s.edges = append(s.edges, edge{t: int32(t), k: int32(k), r: r})
 				}
-				s.rho[t*n+k], s.rho[k*n+t] = r, r
 			}
 		}
 		inv := (1 - wR) / float32(max(n-1, relaxMinSupport))
-		// Most pairs are incompatible: keep each row's non-negligible
-		// compatibilities only.
-		s.sp = s.sp[:0]
-		s.row = resizeInt(s.row, n+1)
-		for t := range n {
-			s.row[t] = int32(len(s.sp))
-			for k, r := range s.rho[t*n : t*n+n] {
-				if r > 1e-4 {
-					s.sp = append(s.sp, sparseRho{k: int32(k), r: r})
-				}
-			}
-		}
-		s.row[n] = int32(len(s.sp))
+		s.sum = resize(s.sum, n)
 		for range nRel {
+			clear(s.sum)
+			for _, e := range s.edges {
+				s.sum[e.t] += e.r * s.lam[e.k]
+				s.sum[e.k] += e.r * s.lam[e.t]
+			}
 			for t := range n {
-				sum := float32(0)
-				for _, e := range s.sp[s.row[t]:s.row[t+1]] {
-					sum += e.r * s.lam[e.k]
-				}
-				s.next[t] = wR*s.lam[t] + inv*sum
+				s.next[t] = wR*s.lam[t] + inv*s.sum[t]
 			}
 			s.lam, s.next = s.next, s.lam
 		}
@@ -346,87 +355,144 @@ func (s *scratch) score(a, b *Prepared) float64 {
 // most once): the rowTopK most similar, in order.
 func (s *scratch) window(a, b *Prepared, u int, ca *cylinder, lo, hi float64) {
 	// The row's best rowTopK keys, kept sorted as they come.
-	start := len(s.keys)
-	run := func(from, to float64) {
-		i, _ := slices.BinarySearch(b.ang, from)
-		for v := i; v < len(b.ang) && b.ang[v] <= to; v++ {
-			sim := cylinderSim(ca, &b.cyls[v])
+	// cylinderSim written out, with a's words held in locals.
+	a0, a1, a2, a3, a4, a5 := ca.val[0][0], ca.val[1][0], ca.val[2][0], ca.val[3][0], ca.val[4][0], ca.val[5][0]
+	ma, aFull, aPop := ca.mask[0], ca.full, int(ca.pop)
+	buf := s.buf[:0]
+	run := func(v0, v1 int) {
+		cyls := b.cyls[v0:v1]
+		for i := range cyls {
+			cb := &cyls[i]
+			pa, pb := aPop, int(cb.pop)
+			y := &cb.val
+			if !(aFull && cb.full) {
+				mb := cb.mask[0]
+				if bits.OnesCount64(ma&mb) < minCommonCells {
+					continue
+				}
+				if !cb.full {
+					pa = bits.OnesCount64(a0&mb) + bits.OnesCount64(a1&mb) + bits.OnesCount64(a2&mb) +
+						bits.OnesCount64(a3&mb) + bits.OnesCount64(a4&mb) + bits.OnesCount64(a5&mb)
+				}
+				if !aFull {
+					pb = bits.OnesCount64(y[0][0]&ma) + bits.OnesCount64(y[1][0]&ma) + bits.OnesCount64(y[2][0]&ma) +
+						bits.OnesCount64(y[3][0]&ma) + bits.OnesCount64(y[4][0]&ma) + bits.OnesCount64(y[5][0]&ma)
+				}
+			}
+			if pa+pb == 0 {
+				continue
+			}
+			pab := bits.OnesCount64(a0&y[0][0]) + bits.OnesCount64(a1&y[1][0]) + bits.OnesCount64(a2&y[2][0]) +
+				bits.OnesCount64(a3&y[3][0]) + bits.OnesCount64(a4&y[4][0]) + bits.OnesCount64(a5&y[5][0])
+			sim := 1 - sqrtTable[pa+pb-2*pab]/(sqrtTable[pa]+sqrtTable[pb])
 			if sim <= 0 {
 				continue
 			}
-			k := uint64(math.MaxUint32-math.Float32bits(sim))<<32 | uint64(u)<<16 | uint64(v)
-			n := len(s.keys) - start
-			if n == rowTopK {
-				if k >= s.keys[len(s.keys)-1] {
-					continue
-				}
-				s.keys = s.keys[:len(s.keys)-1]
-			}
-			s.keys = append(s.keys, k)
-			for j := len(s.keys) - 1; j > start && s.keys[j] < s.keys[j-1]; j-- {
-				s.keys[j], s.keys[j-1] = s.keys[j-1], s.keys[j]
-			}
+			buf = append(buf, uint64(math.MaxUint32-math.Float32bits(sim))<<32|uint64(u)<<16|uint64(v0+i))
 		}
+	}
+	bound := func(x float64) int { i, _ := slices.BinarySearch(b.ang, x); return i }
+	upTo := func(x float64) int { // first index with ang > x
+		i, found := slices.BinarySearch(b.ang, x)
+		for found && i < len(b.ang) && b.ang[i] <= x {
+			i++
+		}
+		return i
 	}
 	switch {
 	case lo < 0: // low run first: keys in ascending v
-		run(0, hi)
-		run(lo+2*math.Pi, 2*math.Pi)
+		run(0, upTo(hi))
+		run(bound(lo+2*math.Pi), len(b.ang))
 	case hi >= 2*math.Pi:
-		run(0, hi-2*math.Pi)
-		run(lo, 2*math.Pi)
+		run(0, upTo(hi-2*math.Pi))
+		run(bound(lo), len(b.ang))
 	default:
-		run(lo, hi)
+		run(bound(lo), upTo(hi))
 	}
+	// The similarities are computed first and ranked after, so that the
+	// divisions above do not wait on the ranking's branches.
+	// Branchless: top holds the rowTopK smallest keys so far, ascending,
+	// padded with MaxUint64 (no key is that large: sim > 0).
+	var top [rowTopK]uint64
+	for j := range top {
+		top[j] = math.MaxUint64
+	}
+	for _, k := range buf {
+		t0, t1, t2, t3, t4, t5 := top[0], top[1], top[2], top[3], top[4], top[5]
+		top[5] = min(t5, max(t4, k))
+		top[4] = min(t4, max(t3, k))
+		top[3] = min(t3, max(t2, k))
+		top[2] = min(t2, max(t1, k))
+		top[1] = min(t1, max(t0, k))
+		top[0] = min(t0, k)
+	}
+	s.buf = buf
+	s.keys = append(s.keys, top[:min(len(buf), rowTopK)]...)
 }
 
-// selectPairs appends to s.sel the nr best pairs, one to one, taking
-// s.keys in ascending order (similarity descending, then indices). The
-// keys are sorted exactly: a radix sort on the similarity's top bits, then
-// an insertion sort for the near ties.
+// selectPairs appends to s.sel the nr best pairs, one to one, taking the
+// keys in ascending order (similarity descending, then indices): greedy
+// assignment. Each row of s.keys (the candidates of one cylinder of the
+// first view, s.rowStart) is sorted, so the keys are merged with a heap of
+// the rows' heads. A row leaves the heap once its cylinder is paired (its
+// other keys would be skipped), so only a few keys are ever looked at.
 func (s *scratch) selectPairs(nr int) {
-	if cap(s.tmp) < len(s.keys) {
-		s.tmp = make([]uint64, len(s.keys))
-	}
-	src, dst := s.keys, s.tmp[:len(s.keys)]
-	// Radix passes on the top 16 bits of the similarity (sign, exponent
-	// and 7 bits of mantissa), then an insertion sort, which has little to
-	// do: only keys whose similarities agree in those bits are out of order.
-	for shift := 48; shift < 64; shift += 8 {
-		var count [257]int32
-		for _, k := range src {
-			count[(k>>shift)&0xff+1]++
-		}
-		if int(count[(src[0]>>shift)&0xff+1]) == len(src) {
-			continue // every key has the same byte here
-		}
-		for i := 1; i < 256; i++ {
-			count[i] += count[i-1]
-		}
-		for _, k := range src {
-			b := (k >> shift) & 0xff
-			dst[count[b]] = k
-			count[b]++
-		}
-		src, dst = dst, src
-	}
-	for i := 1; i < len(src); i++ {
-		for j := i; j > 0 && src[j] < src[j-1]; j-- {
-			src[j], src[j-1] = src[j-1], src[j]
+	h := s.heap[:0]
+	for r := 0; r+1 < len(s.rowStart); r++ {
+		if s.rowStart[r] < s.rowStart[r+1] {
+			h = append(h, s.keys[s.rowStart[r]])
+			s.rowPos[r] = s.rowStart[r]
 		}
 	}
-	for _, k := range src {
+	// Heapify (min-heap).
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		siftDown(h, i)
+	}
+	for len(h) > 0 {
+		k := h[0]
 		a, b := int32(k>>16&0xffff), int32(k&0xffff)
-		if s.usedA[a] || s.usedB[b] {
+		if !s.usedB[b] {
+			s.usedA[a], s.usedB[b] = true, true
+			s.sel = append(s.sel, simPair{a: a, b: b, s: math.Float32frombits(math.MaxUint32 - uint32(k>>32))})
+			if len(s.sel) == nr {
+				break
+			}
+		} else if p := s.rowPos[a] + 1; p < s.rowStart[a+1] {
+			s.rowPos[a] = p
+			h[0] = s.keys[p]
+			siftDown(h, 0)
 			continue
 		}
-		s.usedA[a], s.usedB[b] = true, true
-		s.sel = append(s.sel, simPair{a: a, b: b, s: math.Float32frombits(math.MaxUint32 - uint32(k>>32))})
-		if len(s.sel) == nr {
+		// The row is done: remove its head.
+		last := len(h) - 1
+		h[0] = h[last]
+		h = h[:last]
+		siftDown(h, 0)
+	}
+	s.heap = h
+}
+
+func siftDown(h []uint64, i int) {
+	n := len(h)
+	if i >= n {
+		return
+	}
+	x := h[i]
+	for {
+		c := 2*i + 1
+		if c >= n {
 			break
 		}
+		if c+1 < n && h[c+1] < h[c] {
+			c++
+		}
+		if x <= h[c] {
+			break
+		}
+		h[i] = h[c]
+		i = c
 	}
-	s.keys, s.tmp = src, dst
+	h[i] = x
 }
 
 func effBefore(x, y effPair) bool {

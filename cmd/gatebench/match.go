@@ -3,7 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -430,4 +434,156 @@ func calibrate(a, b []*sample, da, db, table string) (*CalInfo, error) {
 		}
 	}
 	return ci, nil
+}
+
+func init() {
+	register("matchdev", "--from DIR --out DIR [--seed N]   make a development set of partial, rotated, distorted, noisy captures from F_I.png images (for tuning the matcher without touching the test sets)", matchDev)
+}
+
+// DevResult is the result of `gatebench matchdev`.
+type DevResult struct {
+	Bench  string `json:"bench"`
+	From   string `json:"from"`
+	Out    string `json:"out"`
+	Seed   uint64 `json:"seed"`
+	Images int    `json:"images"`
+}
+
+// matchDev writes, for every F_I.png of --from, a synthetic live capture of
+// it to --out: rotated (±30°), shifted (±24 px), scaled (0.93..1.07), warped
+// by a smooth random displacement field (amplitude 2..7 px), cut to a
+// random elliptical contact area (50..80% of each side), with contrast,
+// brightness, blur and noise changes. The transforms and their ranges are
+// this generator's own choice (a plausible gate capture), drawn from a
+// seeded generator, so the set is reproducible.
+func matchDev(ctx context.Context, args []string) (any, error) {
+	fs := newFlags("matchdev")
+	from := fs.String("from", "", "folder of F_I.png images")
+	out := fs.String("out", "", "folder to write the development set to")
+	seed := fs.Uint64("seed", 7, "random seed")
+	if err := fs.Parse(args); err != nil || *from == "" || *out == "" {
+		return nil, errUsage
+	}
+	files, err := filepath.Glob(filepath.Join(*from, "*_*.png"))
+	if err != nil || len(files) == 0 {
+		return nil, fmt.Errorf("no F_I.png images in %s", *from)
+	}
+	slices.Sort(files)
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return nil, err
+	}
+	rng := rand.New(rand.NewPCG(*seed, 0x6465760a))
+	u := func(lo, hi float64) float64 { return lo + (hi-lo)*rng.Float64() }
+	n := 0
+	for _, f := range files {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		r, err := os.Open(f)
+		if err != nil {
+			return nil, err
+		}
+		img, err := png.Decode(r)
+		r.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", f, err)
+		}
+		b := img.Bounds()
+		w, h := b.Dx(), b.Dy()
+		src := make([]float64, w*h)
+		var border []float64
+		for y := range h {
+			for x := range w {
+				v := float64(color.GrayModel.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.Gray).Y)
+				src[y*w+x] = v
+				if x < 3 || y < 3 || x >= w-3 || y >= h-3 {
+					border = append(border, v)
+				}
+			}
+		}
+		slices.Sort(border)
+		bg := border[len(border)/2]
+		at := func(x, y float64) float64 { // bilinear, background outside
+			x0, y0 := math.Floor(x), math.Floor(y)
+			fx, fy := x-x0, y-y0
+			px := func(i, j int) float64 {
+				if i < 0 || j < 0 || i >= w || j >= h {
+					return bg
+				}
+				return src[j*w+i]
+			}
+			i, j := int(x0), int(y0)
+			return (px(i, j)*(1-fx)+px(i+1, j)*fx)*(1-fy) + (px(i, j+1)*(1-fx)+px(i+1, j+1)*fx)*fy
+		}
+		th := u(-30, 30) * math.Pi / 180
+		sc := u(0.93, 1.07)
+		tx, ty := u(-24, 24), u(-24, 24)
+		amp := u(2, 7)
+		type wave struct{ kx, ky, ph, ax, ay float64 }
+		var waves [3]wave
+		for k := range waves {
+			l := u(120, 260)
+			d := u(0, 2*math.Pi)
+			waves[k] = wave{kx: 2 * math.Pi * math.Cos(d) / l, ky: 2 * math.Pi * math.Sin(d) / l, ph: u(0, 2*math.Pi), ax: u(-1, 1), ay: u(-1, 1)}
+		}
+		ecx, ecy := float64(w)/2+u(-30, 30), float64(h)/2+u(-40, 40)
+		ea, eb := u(0.50, 0.80)*float64(w)/2, u(0.50, 0.80)*float64(h)/2
+		contrast, bright := u(0.65, 1.15), u(-25, 25)
+		noise := u(4, 16)
+		cx, cy := float64(w)/2, float64(h)/2
+		cos, sin := math.Cos(th), math.Sin(th)
+		dst := make([]float64, w*h)
+		for y := range h {
+			for x := range w {
+				// Output → source: undo shift, rotation and scale, then warp.
+				ox, oy := float64(x)-cx-tx, float64(y)-cy-ty
+				sx := (cos*ox+sin*oy)/sc + cx
+				sy := (-sin*ox+cos*oy)/sc + cy
+				for _, wv := range waves {
+					s := math.Sin(wv.kx*sx + wv.ky*sy + wv.ph)
+					sx += amp * wv.ax * s / 1.5
+					sy += amp * wv.ay * s / 1.5
+				}
+				v := at(sx, sy)
+				// Elliptical contact area with a soft edge of about 6 px.
+				ex, ey := (float64(x)-ecx)/ea, (float64(y)-ecy)/eb
+				e := math.Sqrt(ex*ex + ey*ey)
+				m := min(1, max(0, (1-e)*min(ea, eb)/6))
+				v = bg + (v-bg)*m
+				dst[y*w+x] = (v-128)*contrast + 128 + bright
+			}
+		}
+		if rng.IntN(2) == 0 { // 3x3 box blur
+			tmp := slices.Clone(dst)
+			for y := 1; y < h-1; y++ {
+				for x := 1; x < w-1; x++ {
+					s := 0.0
+					for j := -1; j <= 1; j++ {
+						for i := -1; i <= 1; i++ {
+							s += tmp[(y+j)*w+x+i]
+						}
+					}
+					dst[y*w+x] = s / 9
+				}
+			}
+		}
+		g := image.NewGray(image.Rect(0, 0, w, h))
+		for i, v := range dst {
+			v += noise * rng.NormFloat64()
+			g.Pix[i] = uint8(min(255, max(0, math.Round(v))))
+		}
+		o, err := os.Create(filepath.Join(*out, filepath.Base(f)))
+		if err != nil {
+			return nil, err
+		}
+		if err := png.Encode(o, g); err != nil {
+			o.Close()
+			return nil, err
+		}
+		if err := o.Close(); err != nil {
+			return nil, err
+		}
+		n++
+	}
+	return DevResult{Bench: "matchdev", From: *from, Out: *out, Seed: *seed, Images: n}, nil
 }
