@@ -40,11 +40,14 @@ func TestWatcherRejectsForgedAndReplayed(t *testing.T) {
 	run(t, w)
 	waitFor(t, "initial sync", func() bool { return w.Stats().CaughtUp })
 
+	// Each entry is put only after the watcher has applied the previous one, so that every
+	// rejection is decided on its own (batch boundaries under load do not change the counts).
 	raw := func(k string, v []byte) uint64 {
 		rev, err := e.kv.Put(ctx, k, v)
 		if err != nil {
 			t.Fatal(err)
 		}
+		waitFor(t, "the watcher at the entry just put", func() bool { return w.Stats().Revision >= rev })
 		return rev
 	}
 	forged, _ := forger.SignRecord(newRecord("U0000002", "1000000002"))
@@ -95,6 +98,10 @@ func TestWatcherRejectsForgedAndReplayed(t *testing.T) {
 	if err := e.kv.Delete(ctx, registry.Key("U0000001")); err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, "the delete applied", func() bool {
+		_, err := e.st.LookupCard(ctx, "1000000001")
+		return errors.Is(err, store.ErrNotFound)
+	})
 	v2Val, _ := hqKey.SignRecord(v2)
 	rev := raw(registry.Key("U0000001"), v2Val)
 	waitFor(t, "replay after delete", func() bool { return w.Stats().Revision == rev })
