@@ -60,10 +60,11 @@ type ScreenState struct {
 	Time          time.Time // when the lane changed screen (zero: when Update is called)
 }
 
-// StateFromShow converts the lane's Show output (finger unknown: 0).
+// StateFromShow converts the lane's Show output (Finger 0: unknown, the page asks for the
+// registered finger and lights the right index).
 func StateFromShow(s gate.Show) ScreenState {
 	return ScreenState{Screen: string(s.Screen), Attempt: s.Attempt, Of: s.Of, Reason: string(s.Reason),
-		ReasonVisible: s.Reason != "" && s.Reason.TravellerMay(), Language: s.Language}
+		ReasonVisible: s.Reason != "" && s.Reason.TravellerMay(), Language: s.Language, Finger: s.Finger}
 }
 
 // Options configure a Server.

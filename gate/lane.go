@@ -193,6 +193,7 @@ type Show struct {
 	Of       int    // the allowed attempts
 	Reason   Reason // for ScreenSeeOfficer: shown only if Reason.TravellerMay
 	Language string // the traveller's language, once a card is read
+	Finger   int    // for ScreenPlaceFinger and ScreenTryAgain: the finger to place (ISO position, 0 unknown)
 }
 
 // RequestSample: ask the fingerprint reader for a sample.
@@ -513,7 +514,7 @@ func (l *Lane) onCard(now time.Time, in CardPresented) []Output {
 	l.attempts = 1
 	l.deadline = now.Add(l.cfg.FingerTimeout)
 	l.lookupTime = now.Sub(in.At)
-	return []Output{Show{Screen: ScreenPlaceFinger, Attempt: 1, Of: l.cfg.MaxAttempts, Language: t.Language},
+	return []Output{Show{Screen: ScreenPlaceFinger, Attempt: 1, Of: l.cfg.MaxAttempts, Language: t.Language, Finger: l.finger()},
 		RequestSample{Attempt: 1}}
 }
 
@@ -566,7 +567,7 @@ func (l *Lane) retryOrRefuse(now, sampleAt time.Time, detail string) []Output {
 	}
 	l.attempts++
 	l.deadline = now.Add(l.cfg.FingerTimeout)
-	return []Output{Show{Screen: ScreenTryAgain, Attempt: l.attempts, Of: l.cfg.MaxAttempts, Language: l.traveller.Language},
+	return []Output{Show{Screen: ScreenTryAgain, Attempt: l.attempts, Of: l.cfg.MaxAttempts, Language: l.traveller.Language, Finger: l.finger()},
 		RequestSample{Attempt: l.attempts}}
 }
 
@@ -740,4 +741,15 @@ func (l *Lane) onOutbox(now time.Time, in OutboxFill) []Output {
 		out := l.clear(now, OutboxFull, "outbox drained")
 		return append(out, l.clear(now, OutboxHigh, "outbox drained")...)
 	}
+}
+
+// finger is the finger the traveller in the lane is asked for: the first enrolled one with a
+// known position, 0 when none is known.
+func (l *Lane) finger() int {
+	for _, f := range l.traveller.Fingers {
+		if f >= 1 && f <= 10 {
+			return f
+		}
+	}
+	return 0
 }

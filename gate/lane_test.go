@@ -343,3 +343,27 @@ func TestStandingAlarmsRaisedOnceAndCleared(t *testing.T) {
 		t.Fatalf("all cleared: %v", st.ActiveAlarms)
 	}
 }
+
+func TestPlaceFingerNamesTheEnrolledFinger(t *testing.T) {
+	h := newHarness(t, Entry)
+	tr := validTraveller()
+	tr.Enrolled = [][]byte{[]byte("finger-6")}
+	tr.Fingers = []int{6} // left thumb
+	h.lane.registry = fakeRegistry{"1000000001": tr}
+	out := h.feed(CardPresented{At: h.now, Number: "1000000001"})
+	for _, o := range out {
+		if s, ok := o.(Show); ok && s.Screen == ScreenPlaceFinger {
+			if s.Finger != 6 {
+				t.Fatalf("the traveller must be asked for the enrolled finger 6, got %d", s.Finger)
+			}
+			out = h.feed(SampleCaptured{At: h.now, Data: []byte("other")})
+			for _, o := range out {
+				if s, ok := o.(Show); ok && s.Screen == ScreenTryAgain && s.Finger != 6 {
+					t.Fatalf("try again must name the same finger, got %d", s.Finger)
+				}
+			}
+			return
+		}
+	}
+	t.Fatalf("no place-finger screen: %v", out)
+}

@@ -75,6 +75,9 @@ type Traveller struct {
 	Language         string
 	// Enrolled holds the user's enrolled templates, opaque to the lane: it hands them to the Verifier.
 	Enrolled [][]byte
+	// Fingers are the ISO/IEC 19794-2 finger positions enrolled (1 right thumb .. 10 left little,
+	// 0 unknown), in the registry's order: the first is the one the traveller is asked for.
+	Fingers []int
 }
 
 // CardValidityYears is the longest a card is valid from its issue date.

@@ -41,6 +41,7 @@ func (r storeRegistry) LookupCard(number string) (gate.Traveller, error) {
 	}
 	for _, tp := range rec.Templates {
 		t.Enrolled = append(t.Enrolled, tp.Data)
+		t.Fingers = append(t.Fingers, tp.Finger)
 	}
 	return t, nil
 }

@@ -186,7 +186,9 @@ func TestShutdownRefusesCleanlyAndRestartLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	today := registry.DateOf(time.Now(), l.Config.Location)
-	rev, err := l.Put(ctx, NewRecord("U1", "1000000001", today, s.Enrolled, RecordOptions{}))
+	rec := NewRecord("U1", "1000000001", today, s.Enrolled, RecordOptions{})
+	rec.Templates[0].Finger = 7 // left index: the display must light this one, not the default
+	rev, err := l.Put(ctx, rec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,6 +204,17 @@ func TestShutdownRefusesCleanlyAndRestartLosesNothing(t *testing.T) {
 	}
 	if _, err := l.Bio.WaitCaptureRequest(ctx); err != nil {
 		t.Fatal(err)
+	}
+	// The display asks for the enrolled finger.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		scr, finger := displayState(t, l)
+		if scr == "place-finger" && finger == 7 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("display shows %q with finger %d, want place-finger with finger 7", scr, finger)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	from := tail.mark()
 	l.StopDaemon()
@@ -242,6 +255,13 @@ func countAtHQ(ctx context.Context, l *Lane) (uint64, error) {
 // displayScreen reads the screen the lane display shows now.
 func displayScreen(t *testing.T, l *Lane) string {
 	t.Helper()
+	s, _ := displayState(t, l)
+	return s
+}
+
+// displayState reads the screen the lane display shows now and the finger it lights.
+func displayState(t *testing.T, l *Lane) (string, int) {
+	t.Helper()
 	addr, _ := l.Daemon.DisplayAddr()
 	resp, err := http.Get("http://" + addr + "/state")
 	if err != nil {
@@ -250,11 +270,12 @@ func displayScreen(t *testing.T, l *Lane) string {
 	defer resp.Body.Close()
 	var p struct {
 		Screen string `json:"screen"`
+		Finger int    `json:"finger"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
 		t.Fatal(err)
 	}
-	return p.Screen
+	return p.Screen, p.Finger
 }
 
 // A lane whose fingerprint reader is an EF01 module: captures are uploaded as images, extracted
