@@ -3,6 +3,8 @@ package match
 import (
 	"math"
 	"math/bits"
+
+	"ttpgate/match/internal/geom"
 )
 
 // Minutia Cylinder-Code (Cappelli, Ferrara, Maltoni, IEEE TPAMI 32(12),
@@ -138,7 +140,7 @@ type cylinder struct {
 
 // buildCylinders computes the cylinders of the minutiae pts whose cylinder
 // is valid; it returns them with the indices of their minutiae.
-func buildCylinders(pts []point, h hull) ([]cylinder, []int) {
+func buildCylinders(pts []point, h geom.Hull) ([]cylinder, []int) {
 	cyls := make([]cylinder, 0, len(pts))
 	idx := make([]int, 0, len(pts))
 	var acc [cylNS * cylNS][cylND]float32 // contributions, by cell then section
@@ -156,17 +158,17 @@ func buildCylinders(pts []point, h hull) ([]cylinder, []int) {
 		// the cell's indices.
 		var c cylinder
 		valid := 0
-		ne := len(h.nx)
+		ne := len(h.NX)
 		edges, edgesI, edgesJ = edges[:0], edgesI[:0], edgesJ[:0]
 		for k := range ne {
-			a := h.v[k]
-			d := (m.x-a.x)*h.nx[k] + (m.y-a.y)*h.ny[k] + hullOmega
+			a := h.V[k]
+			d := (m.x-a.X)*h.NX[k] + (m.y-a.Y)*h.NY[k] + hullOmega
 			if d >= cylRadius && ne > 0 {
 				continue // this edge cuts no cell of the disc
 			}
 			edges = append(edges, d)
-			edgesI = append(edgesI, cylDeltaS*(cos*h.nx[k]+sin*h.ny[k]))
-			edgesJ = append(edgesJ, cylDeltaS*(-sin*h.nx[k]+cos*h.ny[k]))
+			edgesI = append(edgesI, cylDeltaS*(cos*h.NX[k]+sin*h.NY[k]))
+			edgesJ = append(edgesJ, cylDeltaS*(-sin*h.NX[k]+cos*h.NY[k]))
 		}
 		hb, hi, hj := edges, edgesI, edgesJ
 		deep := ne > 0 && len(hb) == 0 // every cell centre lies within R of the minutia, so no edge cuts the disc
@@ -184,7 +186,7 @@ func buildCylinders(pts []point, h hull) ([]cylinder, []int) {
 				in := true
 				if ne == 0 {
 					ox, oy := cellOffset(i), cellOffset(j)
-					in = inHull(h, point{x: m.x + cos*ox - sin*oy, y: m.y + sin*ox + cos*oy}, hullOmega)
+					in = h.Contains(geom.Point{X: m.x + cos*ox - sin*oy, Y: m.y + sin*ox + cos*oy}, hullOmega)
 				} else {
 					fi, fj := float64(i)-float64(cylNS-1)/2, float64(j)-float64(cylNS-1)/2
 					for k := range ne {

@@ -8,6 +8,7 @@ import (
 	"math/bits"
 	"slices"
 
+	"ttpgate/match/internal/geom"
 	"ttpgate/match/template"
 )
 
@@ -86,7 +87,7 @@ func Prepare(t *template.Template, finger int) (*Prepared, error) {
 		p.pts[i] = point{x: float64(m.X) * sx, y: -float64(m.Y) * sy, a: normAngle(m.Angle)}
 	}
 	var idx []int
-	p.cyls, idx = buildCylinders(p.pts, newHull(convexHull(p.pts)))
+	p.cyls, idx = buildCylinders(p.pts, geom.NewHull(geom.ConvexHull(positions(p.pts))))
 	// Cylinders sorted by their minutia's direction, so that Score finds
 	// the candidates within δθ of a direction as one or two runs.
 	order := make([]int, len(idx))
@@ -111,7 +112,7 @@ func Prepare(t *template.Template, finger int) (*Prepared, error) {
 			b := p.pts[idx[order[v]]]
 			dx, dy := b.x-a.x, b.y-a.y
 			d := float32(math.Sqrt(dx*dx + dy*dy))
-			e := fastAtan2(dy, dx) // direction from u to v; from v to u it is e+π
+			e := geom.FastAtan2(dy, dx) // direction from u to v; from v to u it is e+π
 			p.dist[u*n+v], p.dist[v*n+u] = d, d
 			p.rel[u*n+v] = float32(angleDelta(a.a, e))
 			p.rel[v*n+u] = float32(angleDelta(p.ang[v], e+math.Pi))
@@ -541,29 +542,6 @@ func normAngle(a float64) float64 {
 	return a
 }
 
-// fastAtan2 is math.Atan2 to within 1e-5 rad (a minimax polynomial on
-// [0, 1] and the octant symmetries), about 4 times faster; the matcher's
-// angular tolerances are of the order of 0.1 rad.
-func fastAtan2(y, x float64) float64 {
-	ax, ay := math.Abs(x), math.Abs(y)
-	if ax == 0 && ay == 0 {
-		return 0
-	}
-	a := min(ax, ay) / max(ax, ay)
-	s := a * a
-	r := ((-0.0464964749*s+0.15931422)*s-0.327622764)*s*a + a
-	if ay > ax {
-		r = math.Pi/2 - r
-	}
-	if x < 0 {
-		r = math.Pi - r
-	}
-	if y < 0 {
-		r = -r
-	}
-	return r
-}
-
 // wrap returns d, in (-4π, 4π), wrapped to [-π, π).
 func wrap(d float64) float64 {
 	for d >= math.Pi {
@@ -583,4 +561,13 @@ func wrap32(d float32) float32 {
 		d += 2 * math.Pi
 	}
 	return d
+}
+
+// positions returns the points' positions, for the hull.
+func positions(pts []point) []geom.Point {
+	out := make([]geom.Point, len(pts))
+	for i, p := range pts {
+		out[i] = geom.Point{X: p.x, Y: p.y}
+	}
+	return out
 }

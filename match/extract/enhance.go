@@ -8,6 +8,8 @@ import (
 	"unsafe"
 
 	"gocv.io/x/gocv"
+
+	"ttpgate/match/internal/geom"
 )
 
 // field is what the image stages hand to minutiae detection.
@@ -158,7 +160,7 @@ func enhance(g *Gray) (*field, error) {
 	c2, s2v = smooth(c2, orientSigma), smooth(s2v, orientSigma)
 	f.orient = make([]float32, n)
 	for i := range n {
-		phi := 0.5 * fastAtan2(float64(s2v[i]), float64(c2[i])) // gradient direction
+		phi := 0.5 * geom.FastAtan2(float64(s2v[i]), float64(c2[i])) // gradient direction
 		th := phi + math.Pi/2
 		if th >= math.Pi {
 			th -= math.Pi
@@ -451,26 +453,4 @@ func percentile(v []float32, p float64) float32 {
 		}
 	}
 	return 256
-}
-
-// fastAtan2 is math.Atan2 to within 1e-5 rad (a minimax polynomial on
-// [0, 1] and the octant symmetries), several times faster.
-func fastAtan2(y, x float64) float64 {
-	ax, ay := math.Abs(x), math.Abs(y)
-	if ax == 0 && ay == 0 {
-		return 0
-	}
-	a := min(ax, ay) / max(ax, ay)
-	s := a * a
-	r := ((-0.0464964749*s+0.15931422)*s-0.327622764)*s*a + a
-	if ay > ax {
-		r = math.Pi/2 - r
-	}
-	if x < 0 {
-		r = math.Pi - r
-	}
-	if y < 0 {
-		r = -r
-	}
-	return r
 }

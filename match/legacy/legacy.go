@@ -18,6 +18,7 @@ import (
 	"math"
 	"slices"
 
+	"ttpgate/match/internal/geom"
 	"ttpgate/match/template"
 )
 
@@ -79,7 +80,7 @@ type neighbor struct {
 type Prepared struct {
 	pts  []point
 	nbrs [][]neighbor
-	hull hull // convex hull of pts
+	hull geom.Hull // convex hull of pts
 }
 
 // Len returns the number of minutiae.
@@ -123,7 +124,11 @@ func Prepare(t *template.Template, finger int) (*Prepared, error) {
 		slices.SortFunc(cand, func(a, b neighbor) int { return cmp.Or(cmp.Compare(a.d, b.d), cmp.Compare(a.j, b.j)) })
 		p.nbrs[i] = slices.Clone(cand[:min(len(cand), neighbors)])
 	}
-	p.hull = newHull(convexHull(p.pts))
+	pos := make([]geom.Point, len(p.pts))
+	for i, q := range p.pts {
+		pos[i] = geom.Point{X: q.x, Y: q.y}
+	}
+	p.hull = geom.NewHull(geom.ConvexHull(pos))
 	return p, nil
 }
 
@@ -335,13 +340,13 @@ func (s *scorer) score(al alignment, atLeast float64) float64 {
 	}
 	np := 0
 	for _, p := range s.p.pts {
-		if inHull(s.c.hull, al.apply(p), pairDistTol) {
+		if s.c.hull.Contains(xy(al.apply(p)), pairDistTol) {
 			np++
 		}
 	}
 	nc := 0
 	for _, c := range s.c.pts {
-		if inHull(s.p.hull, al.invert(c), pairDistTol) {
+		if s.p.hull.Contains(xy(al.invert(c)), pairDistTol) {
 			nc++
 		}
 	}
@@ -394,82 +399,7 @@ func angleDiff(a, b float64) float64 {
 	return d
 }
 
-// convexHull returns the convex hull of pts, counter-clockwise, by Andrew's
-// monotone chain.
-func convexHull(pts []point) []point {
-	ps := slices.Clone(pts)
-	slices.SortFunc(ps, func(a, b point) int { return cmp.Or(cmp.Compare(a.x, b.x), cmp.Compare(a.y, b.y)) })
-	ps = slices.CompactFunc(ps, func(a, b point) bool { return a.x == b.x && a.y == b.y })
-	if len(ps) < 3 {
-		return ps
-	}
-	cross := func(o, a, b point) float64 { return (a.x-o.x)*(b.y-o.y) - (a.y-o.y)*(b.x-o.x) }
-	h := make([]point, 0, 2*len(ps))
-	for _, p := range ps {
-		for len(h) >= 2 && cross(h[len(h)-2], h[len(h)-1], p) <= 0 {
-			h = h[:len(h)-1]
-		}
-		h = append(h, p)
-	}
-	lower := len(h) + 1
-	for i := len(ps) - 2; i >= 0; i-- {
-		p := ps[i]
-		for len(h) >= lower && cross(h[len(h)-2], h[len(h)-1], p) <= 0 {
-			h = h[:len(h)-1]
-		}
-		h = append(h, p)
-	}
-	return h[:len(h)-1]
-}
-
-// hull is a convex polygon, counter-clockwise, with its edges' inward unit
-// normals precomputed.
-type hull struct {
-	v      []point
-	nx, ny []float64
-}
-
-func newHull(v []point) hull {
-	h := hull{v: v}
-	if len(v) < 3 {
-		return h
-	}
-	h.nx, h.ny = make([]float64, len(v)), make([]float64, len(v))
-	for k := range v {
-		a, b := v[k], v[(k+1)%len(v)]
-		ex, ey := b.x-a.x, b.y-a.y
-		l := math.Hypot(ex, ey)
-		h.nx[k], h.ny[k] = -ey/l, ex/l
-	}
-	return h
-}
-
-// inHull reports whether q lies inside the convex polygon h or within margin
-// of it. Degenerate hulls (fewer than 3 vertices) contain the points within
-// margin of their vertices or segment.
-func inHull(h hull, q point, margin float64) bool {
-	switch len(h.v) {
-	case 0:
-		return false
-	case 1:
-		return math.Hypot(q.x-h.v[0].x, q.y-h.v[0].y) <= margin
-	case 2:
-		return segDist(h.v[0], h.v[1], q) <= margin
-	}
-	for k, a := range h.v {
-		// Signed distance of q to the inner side of edge k.
-		if (q.x-a.x)*h.nx[k]+(q.y-a.y)*h.ny[k] < -margin {
-			return false
-		}
-	}
-	return true
-}
-
-func segDist(a, b, q point) float64 {
-	ex, ey := b.x-a.x, b.y-a.y
-	t := ((q.x-a.x)*ex + (q.y-a.y)*ey) / (ex*ex + ey*ey)
-	t = max(0, min(1, t))
-	return math.Hypot(q.x-(a.x+t*ex), q.y-(a.y+t*ey))
-}
+// xy is a point's position, for the hull.
+func xy(p point) geom.Point { return geom.Point{X: p.x, Y: p.y} }
 
 func sq(x float64) float64 { return x * x }
