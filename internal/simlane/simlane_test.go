@@ -89,13 +89,7 @@ func TestDeviceLossClosesLaneAndRecovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	today := registry.DateOf(time.Now(), l.Config.Location)
-	rev, err := l.Put(ctx, NewRecord("U1", "1000000001", today, s.Enrolled, RecordOptions{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := l.WaitRegistry(ctx, rev); err != nil {
-		t.Fatal(err)
-	}
+	rev := enrol(t, ctx, l, NewRecord("U1", "1000000001", today, s.Enrolled, RecordOptions{}))
 	w := &Walker{Lane: l.Devices}
 	if err := w.WaitReady(ctx); err != nil {
 		t.Fatal(err)
@@ -188,13 +182,7 @@ func TestShutdownRefusesCleanlyAndRestartLosesNothing(t *testing.T) {
 	today := registry.DateOf(time.Now(), l.Config.Location)
 	rec := NewRecord("U1", "1000000001", today, s.Enrolled, RecordOptions{})
 	rec.Templates[0].Finger = 7 // left index: the display must light this one, not the default
-	rev, err := l.Put(ctx, rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := l.WaitRegistry(ctx, rev); err != nil {
-		t.Fatal(err)
-	}
+	enrol(t, ctx, l, rec)
 	w := &Walker{Lane: l.Devices}
 	if err := w.WaitReady(ctx); err != nil {
 		t.Fatal(err)
@@ -294,13 +282,7 @@ func TestFingerModuleLane(t *testing.T) {
 		t.Fatal(err)
 	}
 	script := ModuleScenario(registry.DateOf(time.Now(), l.Config.Location), s)
-	rev, err := l.Put(ctx, Records(script)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := l.WaitRegistry(ctx, rev); err != nil {
-		t.Fatal(err)
-	}
+	enrol(t, ctx, l, Records(script)...)
 	w := &Walker{Lane: l.Devices}
 	for _, sc := range script {
 		from := tail.mark()
@@ -386,16 +368,24 @@ func TestReloadAppliesSafeChangesAndRefusesOthers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rev, err := l.Put(ctx, NewRecord("U1", "1000000001", registry.DateOf(time.Now(), l.Config.Location), s.Enrolled, RecordOptions{}))
+	enrol(t, ctx, l, NewRecord("U1", "1000000001", registry.DateOf(time.Now(), l.Config.Location), s.Enrolled, RecordOptions{}))
+	w := &Walker{Lane: l.Devices}
+	obs, err := w.Walk(ctx, Traveller{Name: "one try", Card: "1000000001", Samples: [][]byte{s.Impostor, s.Genuine}})
+	if err != nil || obs.Granted || obs.Attempts != 1 {
+		t.Fatalf("after reloading max_attempts 1, one wrong finger must refuse: %+v %v", obs, err)
+	}
+}
+
+// enrol puts registry records at HQ and waits until the gate has applied them; it returns the
+// revision of the last one.
+func enrol(t *testing.T, ctx context.Context, l *Lane, recs ...*registry.Record) uint64 {
+	t.Helper()
+	rev, err := l.Put(ctx, recs...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := l.WaitRegistry(ctx, rev); err != nil {
 		t.Fatal(err)
 	}
-	w := &Walker{Lane: l.Devices}
-	obs, err := w.Walk(ctx, Traveller{Name: "one try", Card: "1000000001", Samples: [][]byte{s.Impostor, s.Genuine}})
-	if err != nil || obs.Granted || obs.Attempts != 1 {
-		t.Fatalf("after reloading max_attempts 1, one wrong finger must refuse: %+v %v", obs, err)
-	}
+	return rev
 }
