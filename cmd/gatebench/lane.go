@@ -7,17 +7,20 @@ import (
 	"time"
 
 	"ttpgate/internal/simlane"
+	"ttpgate/internal/testdata"
+	"ttpgate/match/extract"
 	"ttpgate/sync/registry"
 )
 
 func init() {
-	register("lane", "[-travellers N]   decision latency of a simulated lane (devices on pseudo-terminals)", lane)
+	register("lane", "[-travellers N] [-fingers 1..10]   decision latency of a simulated lane (devices on pseudo-terminals)", lane)
 }
 
 // LaneResult is the result of `gatebench lane`.
 type LaneResult struct {
 	Bench         string  `json:"bench"`
 	Travellers    int     `json:"travellers"`
+	Fingers       int     `json:"enrolled_fingers"` // enrolled per traveller; the sample is compared with every one
 	Granted       int     `json:"granted"`
 	DecisionP50MS float64 `json:"decision_p50_ms"`
 	DecisionP99MS float64 `json:"decision_p99_ms"`
@@ -33,7 +36,8 @@ type LaneResult struct {
 func lane(ctx context.Context, args []string) (any, error) {
 	fs := newFlags("lane")
 	n := fs.Int("travellers", 100, "how many travellers")
-	if err := fs.Parse(args); err != nil || *n < 1 {
+	fingers := fs.Int("fingers", 1, "enrolled fingers per traveller (1..10): the genuine one and others from the test images")
+	if err := fs.Parse(args); err != nil || *n < 1 || *fingers < 1 || *fingers > 10 {
 		return nil, errUsage
 	}
 	dir, err := os.MkdirTemp("", "gatebench-lane-")
@@ -50,10 +54,28 @@ func lane(ctx context.Context, args []string) (any, error) {
 		return nil, err
 	}
 	defer l.Close()
+	others, err := otherFingers(*fingers - 1)
+	if err != nil {
+		return nil, err
+	}
 	today := registry.DateOf(time.Now(), l.Config.Location)
 	var recs []*registry.Record
 	for i := 0; i < *n; i++ {
-		recs = append(recs, simlane.NewRecord(fmt.Sprintf("B%06d", i), fmt.Sprintf("%010d", 2000000000+i), today, samples.Enrolled, simlane.RecordOptions{}))
+		r := simlane.NewRecord(fmt.Sprintf("B%06d", i), fmt.Sprintf("%010d", 2000000000+i), today, samples.Enrolled, simlane.RecordOptions{})
+		// The genuine finger goes last, after the others (finger positions 1, 3, 4, …):
+		// the verifier compares the sample with every enrolled finger either way.
+		genuine := r.Templates[0]
+		r.Templates = r.Templates[:0]
+		pos := 1
+		for _, o := range others {
+			if pos == genuine.Finger {
+				pos++
+			}
+			r.Templates = append(r.Templates, registry.Template{Finger: pos, Format: registry.FormatISO19794_2_2005, Data: o})
+			pos++
+		}
+		r.Templates = append(r.Templates, genuine)
+		recs = append(recs, r)
 	}
 	rev, err := l.Put(ctx, recs...)
 	if err != nil {
@@ -64,7 +86,7 @@ func lane(ctx context.Context, args []string) (any, error) {
 	if err := l.WaitRegistry(wctx, rev); err != nil {
 		return nil, err
 	}
-	res := LaneResult{Bench: "lane", Travellers: *n, Machine: machine()}
+	res := LaneResult{Bench: "lane", Travellers: *n, Fingers: *fingers, Machine: machine()}
 	w := &simlane.Walker{Lane: l.Devices}
 	start := time.Now()
 	for i, r := range recs {
@@ -97,3 +119,32 @@ func lane(ctx context.Context, args []string) (any, error) {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// otherFingers returns n templates of fingers other than the lane's genuine sample: extracted
+// from the first impression of each finger of the test images (8 fingers), then the SourceAFIS
+// non-matching template.
+func otherFingers(n int) ([][]byte, error) {
+	var out [][]byte
+	for f := 1; f <= 8 && len(out) < n; f++ {
+		png, err := testdata.Read("fingerprints", fmt.Sprintf("%d_1.png", f))
+		if err != nil {
+			return nil, err
+		}
+		iso, err := extract.ExtractISO(png, extract.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("finger %d: %w", f, err)
+		}
+		out = append(out, iso)
+	}
+	if len(out) < n {
+		iso, err := testdata.Read("templates", "sourceafis-iso-nonmatching.dat")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, iso)
+	}
+	if len(out) < n {
+		return nil, fmt.Errorf("only %d other fingers in the test data, %d asked", len(out), n)
+	}
+	return out, nil
+}
