@@ -55,6 +55,9 @@ type Display struct {
 type NATS struct {
 	URL         string `yaml:"url"`
 	Credentials string `yaml:"credentials"`
+	// NKeySeedFile is this gate's NKey seed file (an `SU…` seed, mode 0600): the airport leaf of
+	// configs/nats authenticates gates by NKey. At most one of Credentials and NKeySeedFile.
+	NKeySeedFile string `yaml:"nkey_seed_file"`
 	// JetStreamDomain is HQ's JetStream domain ("hq" in configs/nats) when the gate connects to an
 	// airport leaf node; "" when it connects to HQ's servers directly.
 	JetStreamDomain string `yaml:"jetstream_domain"`
@@ -190,7 +193,7 @@ func Load(path string) (*Config, error) {
 		return nil, err
 	}
 	base := filepath.Dir(path)
-	for _, p := range []*string{&cfg.DataDir, &cfg.TemplateKeyFile, &cfg.NATS.Credentials, &cfg.AdminSocket, &cfg.Devices.KeysFile, &cfg.Display.Catalogs} {
+	for _, p := range []*string{&cfg.DataDir, &cfg.TemplateKeyFile, &cfg.NATS.Credentials, &cfg.NATS.NKeySeedFile, &cfg.AdminSocket, &cfg.Devices.KeysFile, &cfg.Display.Catalogs} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(base, *p)
 		}
@@ -296,6 +299,9 @@ func (c *Config) validate(file string) Errors {
 	}
 	if !idPattern.MatchString(c.Airport) {
 		bad("airport", fmt.Sprintf("%q: expected an airport code of letters and digits, e.g. HND", c.Airport))
+	}
+	if c.NATS.Credentials != "" && c.NATS.NKeySeedFile != "" {
+		bad("nats.nkey_seed_file", "set together with nats.credentials: expected one of them (a .creds file for a JWT user, or an NKey seed file for the airport leaf's NKey users)")
 	}
 	loc, err := time.LoadLocation(c.Timezone)
 	if err != nil || c.Timezone == "" || c.Timezone == "Local" {

@@ -44,6 +44,7 @@ type Options struct {
 type Daemon struct {
 	cfg      *config.Config
 	log      *slog.Logger
+	nkey     nats.Option // the NKey sign-in, from nats.nkey_seed_file (nil: none)
 	onEvent  func(events.Event)
 	st       *store.Store
 	lane     *gate.Lane
@@ -118,6 +119,12 @@ func New(opt Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	var nkey nats.Option
+	if cfg.NATS.NKeySeedFile != "" {
+		if nkey, err = nats.NkeyOptionFromSeed(cfg.NATS.NKeySeedFile); err != nil {
+			return nil, fmt.Errorf("nats.nkey_seed_file %s: %w (expected a file holding this gate's NKey seed, SU…)", cfg.NATS.NKeySeedFile, err)
+		}
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data_dir %s: %w", cfg.DataDir, err)
 	}
@@ -130,7 +137,7 @@ func New(opt Options) (*Daemon, error) {
 		st.Close()
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, log: log, onEvent: opt.OnEvent, st: st, seq: seq,
+	d := &Daemon{cfg: cfg, log: log, onEvent: opt.OnEvent, st: st, seq: seq, nkey: nkey,
 		inputs: make(chan gate.Input, 256), devices: map[string]*device{},
 		latency: NewLatencyRecorder(), offline: opt.OfflineAfter,
 		admin: make(chan adminRequest), recent: newEventRing(500), started: time.Now(),
@@ -300,6 +307,9 @@ func (d *Daemon) natsOptions() []nats.Option {
 	}
 	if d.cfg.NATS.Credentials != "" {
 		opts = append(opts, nats.UserCredentials(d.cfg.NATS.Credentials))
+	}
+	if d.nkey != nil {
+		opts = append(opts, d.nkey)
 	}
 	return opts
 }

@@ -62,6 +62,10 @@ type Options struct {
 	// NATSURL, if set, gives the NATS URL written in the gate's config from HQ's own (a TCP
 	// proxy in front of HQ, to cut the link); it is called once HQ runs.
 	NATSURL func(hqURL string) (string, error)
+	// ViaLeaf connects the gate as deployed at an airport: through a leaf node of its own
+	// (Lane.Leaf, linked to HQ) that signs the gate in by its NKey (nats.nkey_seed_file) with the
+	// gate permissions of configs/nats, and HQ's JetStream domain. Not with NATSURL.
+	ViaLeaf bool
 }
 
 // Devices are the simulated devices of one lane.
@@ -84,6 +88,7 @@ func NewDevices() Devices {
 type Lane struct {
 	Devices
 	HQ         *devhq.HQ
+	Leaf       *devhq.Leaf // the airport leaf node with Options.ViaLeaf, else nil
 	Daemon     *daemon.Daemon
 	ConfigPath string
 	Config     *config.Config
@@ -133,7 +138,14 @@ func Start(ctx context.Context, opt Options) (*Lane, error) {
 			l.Close()
 		}
 	}()
-	hq, err := devhq.Start(ctx, devhq.Options{Dir: filepath.Join(opt.Dir, "hq"), Port: -1, ClockEvery: opt.HQClock, Logger: opt.Logger})
+	if opt.ViaLeaf && opt.NATSURL != nil {
+		return nil, errors.New("simlane: Options.ViaLeaf and Options.NATSURL exclude each other")
+	}
+	hqOpt := devhq.Options{Dir: filepath.Join(opt.Dir, "hq"), Port: -1, ClockEvery: opt.HQClock, Logger: opt.Logger}
+	if opt.ViaLeaf {
+		hqOpt.LeafPort = -1
+	}
+	hq, err := devhq.Start(ctx, hqOpt)
 	if err != nil {
 		return nil, err
 	}
@@ -197,6 +209,18 @@ func Start(ctx context.Context, opt Options) (*Lane, error) {
 			return nil, err
 		}
 	}
+	natsExtra := ""
+	if opt.ViaLeaf {
+		if l.Leaf, err = devhq.StartLeaf(ctx, devhq.LeafOptions{Airport: "HND", Gates: []string{opt.Gate}, HubURL: hq.LeafURL}); err != nil {
+			return nil, err
+		}
+		seedPath := filepath.Join(opt.Dir, "gate.nkey")
+		if err := os.WriteFile(seedPath, l.Leaf.Seeds[opt.Gate], 0o600); err != nil {
+			return nil, err
+		}
+		natsURL = l.Leaf.URL
+		natsExtra = fmt.Sprintf("  nkey_seed_file: %s\n  jetstream_domain: %s\n", seedPath, devhq.Domain)
+	}
 	yaml := fmt.Sprintf(`# written by simlane: a simulated lane on pseudo-terminals
 gate: %s
 airport: HND
@@ -209,7 +233,7 @@ metrics_listen: 127.0.0.1:0
 display: {listen: 127.0.0.1:0, status_listen: 127.0.0.1:0}
 nats:
   url: %s
-registry:
+%sregistry:
   hq_public_keys: %s
 devices:
   install_mode: %t
@@ -221,7 +245,7 @@ lane:
   door_pulse: %s
   refusal_screen: %s
   registry_max_age: %s
-`, opt.Gate, opt.Direction, natsURL, hqKeysYAML(hq.PublicKeys()), opt.InstallMode, readers, opt.PollInterval, bioLine,
+`, opt.Gate, opt.Direction, natsURL, natsExtra, hqKeysYAML(hq.PublicKeys()), opt.InstallMode, readers, opt.PollInterval, bioLine,
 		doors, opt.PollInterval, opt.FingerTimeout, opt.DoorPulse, opt.RefusalScreen, opt.RegistryMaxAge)
 	l.ConfigPath = filepath.Join(opt.Dir, "gate.yaml")
 	if err := os.WriteFile(l.ConfigPath, []byte(yaml), 0o600); err != nil {
@@ -336,6 +360,9 @@ func (l *Lane) Close() {
 		l.modulePTY.Close()
 	}
 	l.wg.Wait()
+	if l.Leaf != nil {
+		l.Leaf.Close()
+	}
 	if l.HQ != nil {
 		l.HQ.Close()
 	}

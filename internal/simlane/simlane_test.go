@@ -13,6 +13,7 @@ import (
 	"ttpgate/devices/osdp"
 	"ttpgate/devices/simulator"
 	"ttpgate/sync/events"
+	"ttpgate/sync/outbox"
 	"ttpgate/sync/registry"
 )
 
@@ -388,4 +389,58 @@ func enrol(t *testing.T, ctx context.Context, l *Lane, recs ...*registry.Record)
 		t.Fatal(err)
 	}
 	return rev
+}
+
+// A gate deployed as in configs/nats: through its airport's leaf node, signed in by its NKey
+// seed file, with HQ's JetStream domain. The registry reaches it, the traveller passes, and the
+// passage reaches HQ's events stream under the gate's own subject.
+func TestLaneThroughAirportLeafWithNKey(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	l, err := Start(ctx, Options{Dir: t.TempDir(), ViaLeaf: true, Gate: "LEAF01"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if l.Config.NATS.NKeySeedFile == "" || l.Config.NATS.URL != l.Leaf.URL {
+		t.Fatalf("the gate must sign in at the leaf with its seed: %+v", l.Config.NATS)
+	}
+	s, err := LoadSamples()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := NewRecord("LEAFUSER", "7777777777", registry.DateOf(time.Now(), l.Config.Location), s.Enrolled, RecordOptions{})
+	rev, err := l.Put(ctx, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.WaitRegistry(ctx, rev); err != nil {
+		t.Fatal(err)
+	}
+	w := &Walker{Lane: l.Devices}
+	obs, err := w.Walk(ctx, Traveller{Name: "leaf traveller", Card: "7777777777", Samples: [][]byte{s.Genuine}})
+	if err != nil || !obs.Granted {
+		t.Fatalf("the registered traveller must pass through a leaf-connected gate: %+v %v", obs, err)
+	}
+	stream, err := l.HQ.JS.Stream(ctx, outbox.StreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		msg, err := stream.GetLastMsgForSubject(ctx, events.Subject("HND", "LEAF01", "passage_completed"))
+		if err == nil {
+			var e events.Event
+			if err := json.Unmarshal(msg.Data, &e); err != nil {
+				t.Fatal(err)
+			}
+			if e.Card == "7777777777" {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the passage did not reach HQ through the leaf within 20s (last: %v)", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
