@@ -30,7 +30,7 @@ import (
 )
 
 func init() {
-	register("registry", "[-users N] [-deltas N] [-revocations N] [-lookups N] [-cut-changes N] [-cut 5s] [-gate-rss=false]   registry at a gate: snapshot bootstrap, deltas, revocation latency through a leaf, lookups, link cut", registryBench)
+	register("registry", "[-users N] [-deltas N] [-revocations N] [-lookups N] [-cut-changes N] [-cut 5s] [-gate-rss=false] [-gated PATH] [-gated-cards N]   registry at a gate: snapshot bootstrap, deltas, revocation latency through a leaf, lookups, link cut", registryBench)
 }
 
 // RegistryResult is the result of `gatebench registry`.
@@ -55,18 +55,25 @@ type RegistryResult struct {
 	LookupMeanMS     float64 `json:"lookup_mean_ms"`
 	LookupP99MS      float64 `json:"lookup_p99_ms"`
 	ProcessRSSMB     float64 `json:"process_rss_mb"` // this whole process: HQ, leaf and gate (gated alone is less)
-	// The gate alone, in a child process (see gateChild): the store at full size, a registry
-	// watcher through the leaf applying gate_child_changes deltas, then lookups.
-	GatedRSSMB      float64 `json:"gated_rss_mb"`       // the child's VmRSS at the end
-	GatedPeakRSSMB  float64 `json:"gated_peak_rss_mb"`  // the child's VmHWM
-	GatedHeapMB     float64 `json:"gated_go_heap_mb"`   // the child's Go heap in use at the end
-	GatedSysMB      float64 `json:"gated_go_sys_mb"`    // memory the child's Go runtime holds from the OS
-	GateChildChange int     `json:"gate_child_changes"` // deltas the child applied
-	CutS            float64 `json:"cut_s"`
-	ChangesSent     int     `json:"changes_sent"`
-	ChangesApplied  int     `json:"changes_applied"`
-	ConvergeS       float64 `json:"converge_s"` // link restored -> every change applied
-	Machine         Machine `json:"machine"`
+	// The real gated (the binary next to gatebench, or -gated) on the gate's database after
+	// everything above: its whole lane on simulated devices, connected through the leaf with its
+	// NKey, gated_cards cards looked up through its card reader.
+	GatedRSSMB     float64 `json:"gated_rss_mb"`      // gated's VmRSS at the end
+	GatedPeakRSSMB float64 `json:"gated_peak_rss_mb"` // gated's VmHWM
+	GatedCards     int     `json:"gated_cards"`       // cards presented to gated's lane
+	GatedCardsSeen int     `json:"gated_cards_found"` // of them found in its registry (it asked for a finger)
+	// The gate's registry part alone, in a child process (see gateChild): the store at full
+	// size, a registry watcher through the leaf applying gate_child_changes deltas, lookups.
+	GatePartRSSMB     float64 `json:"gate_part_rss_mb"`      // the child's VmRSS at the end
+	GatePartPeakRSSMB float64 `json:"gate_part_peak_rss_mb"` // the child's VmHWM
+	GatedHeapMB       float64 `json:"gate_part_go_heap_mb"`  // the child's Go heap in use at the end
+	GatedSysMB        float64 `json:"gate_part_go_sys_mb"`   // memory the child's Go runtime holds from the OS
+	GateChildChange   int     `json:"gate_child_changes"`    // deltas the child applied
+	CutS              float64 `json:"cut_s"`
+	ChangesSent       int     `json:"changes_sent"`
+	ChangesApplied    int     `json:"changes_applied"`
+	ConvergeS         float64 `json:"converge_s"` // link restored -> every change applied
+	Machine           Machine `json:"machine"`
 }
 
 func registryBench(ctx context.Context, args []string) (any, error) {
@@ -79,7 +86,9 @@ func registryBench(ctx context.Context, args []string) (any, error) {
 	cut := fs.Duration("cut", 5*time.Second, "how long the link is cut (the issue's scenario is 5m)")
 	dirFlag := fs.String("dir", "", "work folder (default a temporary one, removed after)")
 	verbose := fs.Bool("v", false, "log progress")
-	gateRSS := fs.Bool("gate-rss", true, "measure the gate's memory in a child process at the end")
+	gateRSS := fs.Bool("gate-rss", true, "measure the gate's memory at the end: the real gated, and the registry part alone in a child process")
+	gatedBin := fs.String("gated", "", "the gated binary for the memory figure (default: gated next to gatebench)")
+	gatedCards := fs.Int("gated-cards", 30, "cards presented to the real gated's lane before its memory is read")
 	via := fs.String("bootstrap-via", "leaf", "leaf: the gate downloads the snapshot through the airport leaf; hq: on a direct connection to HQ")
 	if err := fs.Parse(args); err != nil || *users < 1 {
 		return nil, errUsage
@@ -311,7 +320,25 @@ func registryBench(ctx context.Context, args []string) (any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("gate child: %w", err)
 		}
-		res.GatedRSSMB, res.GatedPeakRSSMB, res.GatedHeapMB, res.GatedSysMB = cr.RSSMB, cr.PeakRSSMB, cr.HeapMB, cr.SysMB
+		res.GatePartRSSMB, res.GatePartPeakRSSMB, res.GatedHeapMB, res.GatedSysMB = cr.RSSMB, cr.PeakRSSMB, cr.HeapMB, cr.SysMB
+
+		gated := *gatedBin
+		if gated == "" {
+			gated = filepath.Join(filepath.Dir(os.Args[0]), "gated")
+		}
+		if fi, err := os.Stat(gated); err != nil || fi.IsDir() {
+			return nil, fmt.Errorf("gated's memory needs the gated binary: %s not found (build it with `go build -o %s ./cmd/gated`, pass -gated PATH, or -gate-rss=false)", gated, gated)
+		}
+		say("the real gated on the database")
+		g, err := measureGatedRSS(ctx, gated, gateChildConfig{DB: dbPath, Key: key, LeafURL: leaf.URL, Seed: string(leaf.Seeds["G01"]),
+			HQKeys: hq.PublicKeys(), Users: *users}, *gatedCards)
+		if err != nil {
+			return nil, fmt.Errorf("gated: %w", err)
+		}
+		if g.Found != g.Cards {
+			return nil, fmt.Errorf("gated found %d of the %d registered cards presented", g.Found, g.Cards)
+		}
+		res.GatedRSSMB, res.GatedPeakRSSMB, res.GatedCards, res.GatedCardsSeen = g.RSSMB, g.PeakRSSMB, g.Cards, g.Found
 	}
 	return res, nil
 }
