@@ -514,20 +514,11 @@ func buildSnapshot(ctx context.Context, hq *devhq.HQ, dir string, say func(strin
 	path := filepath.Join(dir, "snapshot-build.db")
 	defer os.Remove(path)
 	tk := registry.NewTransportKey()
-	b, err := store.CreateSnapshot(path, tk)
+	b, bs, err := store.BuildSnapshot(ctx, hq.JS, hq.Verifier(), path, tk)
 	if err != nil {
 		return nil, err
 	}
-	bs, err := registry.ReadBucket(ctx, hq.JS, hq.Verifier(), b.Add)
-	if err != nil {
-		b.Abort()
-		return nil, err
-	}
-	say("bucket read: %d records", bs.Records)
-	if err := b.Finish(bs.Revision, bs.HQClock); err != nil {
-		return nil, err
-	}
-	say("snapshot file built; publishing")
+	say("snapshot file built: %d records, %d tombstones; publishing", bs.Records, b.Tombstones)
 	return registry.PublishSnapshot(ctx, hq.JS, hq.Signer, path, registry.Manifest{Revision: bs.Revision, Users: b.Users,
 		Cards: b.Cards, Templates: b.Templates, TransportKey: tk}, 1)
 }

@@ -481,17 +481,9 @@ func BuildAndPublishSnapshot(ctx context.Context, js jetstream.JetStream, kv jet
 	os.Remove(path)
 	defer os.Remove(path)
 	tk := registry.NewTransportKey()
-	b, err := store.CreateSnapshot(path, tk)
-	if err != nil {
-		return nil, err
-	}
 	start := time.Now()
-	bs, err := registry.ReadBucket(ctx, js, v, b.Add)
+	b, bs, err := store.BuildSnapshot(ctx, js, v, path, tk)
 	if err != nil {
-		b.Abort()
-		return nil, err
-	}
-	if err := b.Finish(bs.Revision, bs.HQClock); err != nil {
 		return nil, err
 	}
 	if bs.Rejected > 0 {

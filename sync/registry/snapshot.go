@@ -190,6 +190,16 @@ type BucketState struct {
 	HQClock  time.Time // the hq.clock at that revision (zero if none)
 	Records  int       // user records passed to fn
 	Rejected int       // entries that did not decode (or verify)
+	// Deleted are the users whose key's last entry is a delete or purge marker
+	// (HQ erased them), with the marker's time: a snapshot keeps them as
+	// tombstones so that a replay of their old records stays refused.
+	Deleted []DeletedUser
+}
+
+// DeletedUser is a user HQ deleted from the bucket, and when.
+type DeletedUser struct {
+	UserID string
+	At     time.Time
 }
 
 // ReadBucket reads the bucket's current state, one consistent cut: every
@@ -231,6 +241,9 @@ func ReadBucket(ctx context.Context, js jetstream.JetStream, v *Verifier, fn fun
 			st.Revision = max(st.Revision, e.Revision())
 			switch {
 			case e.Operation() != jetstream.KeyValuePut:
+				if uid, ok := UserIDFromKey(e.Key()); ok {
+					st.Deleted = append(st.Deleted, DeletedUser{UserID: uid, At: e.Created()})
+				}
 			case res[i].clock != nil:
 				st.HQClock = *res[i].clock
 			case res[i].err != nil:

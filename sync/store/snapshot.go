@@ -1,6 +1,8 @@
 package store
 
 import (
+	"github.com/nats-io/nats.go/jetstream"
+
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
@@ -28,6 +30,10 @@ import (
 const SnapshotFormat = 1
 
 const snapshotSchema = `
+CREATE TABLE tombstones (            -- users HQ deleted: a replay of an older record stays refused
+	user_id TEXT PRIMARY KEY,
+	updated TEXT NOT NULL            -- records updated at or before this are replays
+) WITHOUT ROWID;
 CREATE TABLE snapshot_meta (
 	id       INTEGER PRIMARY KEY CHECK (id = 1),
 	format   INTEGER NOT NULL,
@@ -86,6 +92,7 @@ type SnapshotBuilder struct {
 	stmts struct{ user, delCards, delTemplates, card, template *sql.Stmt }
 	// Counts so far.
 	Users, Cards, Templates int64
+	Tombstones              int64 // users deleted at HQ (AddTombstone)
 }
 
 // CreateSnapshot creates a new snapshot file at path (which must not exist)
@@ -204,6 +211,50 @@ func (b *SnapshotBuilder) Add(r *registry.Record) error {
 		return b.begin()
 	}
 	return nil
+}
+
+// AddTombstone records that HQ deleted user userID at deletedAt (the delete
+// marker's time in the bucket): a gate installing the snapshot keeps refusing
+// a replay of any record of that user updated at or before it, as a gate that
+// saw the delete itself does.
+func (b *SnapshotBuilder) AddTombstone(userID string, deletedAt time.Time) error {
+	if err := registry.ValidUserID(userID); err != nil {
+		return fmt.Errorf("store: snapshot: tombstone: user id %q: %v", userID, err)
+	}
+	if _, err := b.tx.Exec(`INSERT INTO tombstones (user_id, updated) VALUES (?, ?)
+		ON CONFLICT (user_id) DO UPDATE SET updated = max(updated, excluded.updated)`, userID, formatUpdated(deletedAt)); err != nil {
+		return fmt.Errorf("store: snapshot: tombstone %q: %w", userID, err)
+	}
+	b.Tombstones++
+	return nil
+}
+
+// BuildSnapshot builds HQ's snapshot file of the registry bucket at path
+// (which must not exist): every user record (verified with v, when not nil),
+// a tombstone for every user deleted in the bucket, the revision and HQ clock
+// the read covers. Templates are sealed with transportKey. The file is
+// removed if the build fails.
+func BuildSnapshot(ctx context.Context, js jetstream.JetStream, v *registry.Verifier, path string, transportKey []byte) (*SnapshotBuilder, registry.BucketState, error) {
+	b, err := CreateSnapshot(path, transportKey)
+	if err != nil {
+		return nil, registry.BucketState{}, err
+	}
+	bs, err := registry.ReadBucket(ctx, js, v, b.Add)
+	if err != nil {
+		b.Abort()
+		return nil, bs, err
+	}
+	for _, d := range bs.Deleted {
+		if err := b.AddTombstone(d.UserID, d.At); err != nil {
+			b.Abort()
+			return nil, bs, err
+		}
+	}
+	if err := b.Finish(bs.Revision, bs.HQClock); err != nil {
+		os.Remove(path)
+		return nil, bs, err
+	}
+	return b, bs, nil
 }
 
 // Finish records the bucket revision and HQ clock the snapshot covers,
@@ -369,6 +420,18 @@ func (s *Store) InstallSnapshot(ctx context.Context, path string, m *registry.Ma
 	} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("store: install snapshot: %s: %w", q, err)
+		}
+	}
+	// HQ's deletions the snapshot carries (files from before tombstones have none).
+	var hasTombstones bool
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM snap.sqlite_master WHERE type = 'table' AND name = 'tombstones')`).Scan(&hasTombstones); err != nil {
+		return fmt.Errorf("store: install snapshot: %w", err)
+	}
+	if hasTombstones {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO user_tombstones (user_id, updated)
+			SELECT user_id, updated FROM snap.tombstones WHERE user_id NOT IN (SELECT user_id FROM users)
+			ON CONFLICT (user_id) DO UPDATE SET updated = max(updated, excluded.updated)`); err != nil {
+			return fmt.Errorf("store: install snapshot: tombstones: %w", err)
 		}
 	}
 	var c any

@@ -1,0 +1,87 @@
+package registry_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"ttpgate/sync/internal/natstest"
+	"ttpgate/sync/registry"
+	"ttpgate/sync/store"
+)
+
+// A user HQ deleted stays deleted at a gate that never saw the delete but bootstrapped from a
+// snapshot made after it: the snapshot carries a tombstone, so a replay of the user's old signed
+// record (by anyone who can write to the airport's stream) is refused, while a genuinely newer
+// record of that user is applied.
+func TestSnapshotCarriesDeletesAsTombstones(t *testing.T) {
+	_, url := natstest.Start(t)
+	js := natstest.JetStream(t, natstest.Connect(t, url))
+	ctx := context.Background()
+	kv0, err := registry.EnsureBucket(ctx, js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv := registry.SigningKV(kv0, hqKey)
+	old := newRecord("GONE", "3000000001")
+	oldVal, err := hqKey.SignRecord(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, kv, old)
+	put(t, kv, newRecord("STAYS", "3000000002"))
+	if err := kv0.Delete(ctx, registry.Key("GONE")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := registry.PutClock(ctx, kv, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	tk := registry.NewTransportKey()
+	path := filepath.Join(dir, "snap.db")
+	b, bs, err := store.BuildSnapshot(ctx, js, verifier, path, tk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Users != 1 || b.Tombstones != 1 || len(bs.Deleted) != 1 || bs.Deleted[0].UserID != "GONE" {
+		t.Fatalf("snapshot: %d users, %d tombstones, deleted %+v; want 1, 1, [GONE]", b.Users, b.Tombstones, bs.Deleted)
+	}
+	if _, err := registry.PublishSnapshot(ctx, js, hqKey, path,
+		registry.Manifest{Revision: bs.Revision, Users: b.Users, Cards: b.Cards, Templates: b.Templates, TransportKey: tk}, 1); err != nil {
+		t.Fatal(err)
+	}
+
+	st, err := store.Open(filepath.Join(t.TempDir(), "gate.db"), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	gkv, _ := js.KeyValue(ctx, registry.Bucket)
+	w := registry.NewWatcher(gkv, st, registry.WatcherOptions{Verifier: verifier, JS: js, BatchDelay: 5 * time.Millisecond, Logger: quietLogger()})
+	run(t, w)
+	waitFor(t, "bootstrap", func() bool { return w.Stats().Bootstraps == 1 && w.Stats().CaughtUp })
+
+	// The replay: the old record's signed bytes, put again.
+	rev, err := kv0.Put(ctx, registry.Key("GONE"), oldVal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the replay read", func() bool { return w.Stats().Revision >= rev })
+	if s := w.Stats(); s.Replayed != 1 {
+		t.Fatalf("the replay of a deleted user's record must be refused as a replay: %+v", s)
+	}
+	if _, err := st.LookupCard(ctx, "3000000001"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a deleted user came back through a replay after a snapshot bootstrap: %v", err)
+	}
+	// Re-enrolment at HQ after the deletion is a newer record: applied.
+	again := newRecord("GONE", "3000000001")
+	again.Updated = time.Now().Add(time.Minute).UTC().Truncate(time.Millisecond)
+	rev = put(t, kv, again)
+	waitFor(t, "re-enrolment", func() bool { return w.Stats().Revision >= rev })
+	if cr, err := st.LookupCard(ctx, "3000000001"); err != nil || cr.User.ID != "GONE" {
+		t.Fatalf("re-enrolled user: %+v %v", cr, err)
+	}
+}
