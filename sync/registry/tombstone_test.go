@@ -85,3 +85,40 @@ func TestSnapshotCarriesDeletesAsTombstones(t *testing.T) {
 		t.Fatalf("re-enrolled user: %+v %v", cr, err)
 	}
 }
+
+// Entries of one user read in the same batch are decided as they would be one by one: a replay
+// of an older record right behind a revocation is refused, and the revocation stays.
+func TestReplayInTheSameBatchDoesNotUndoARevocation(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	// A long batch delay: the three entries below arrive within one batch.
+	w := registry.NewWatcher(e.kv, e.st, registry.WatcherOptions{Verifier: verifier, BatchDelay: 500 * time.Millisecond, Logger: quietLogger()})
+	run(t, w)
+	waitFor(t, "caught up", func() bool { return w.Stats().CaughtUp })
+	v1 := newRecord("U0000001", "1000000001")
+	v1Val, err := hqKey.SignRecord(v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2 := newRecord("U0000001", "1000000001")
+	v2.Status = registry.StatusRevoked
+	v2.Updated = v1.Updated.Add(time.Hour)
+	v2Val, err := hqKey.SignRecord(v2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last uint64
+	for _, v := range [][]byte{v1Val, v2Val, v1Val} { // active, revoked, the replay behind it
+		if last, err = e.kv.Put(ctx, registry.Key("U0000001"), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the batch", func() bool { return w.Stats().Revision >= last })
+	if s := w.Stats(); s.Replayed != 1 {
+		t.Fatalf("the replay must be counted as one: %+v", s)
+	}
+	cr, err := e.st.LookupCard(ctx, "1000000001")
+	if err != nil || cr.User.Status != registry.StatusRevoked {
+		t.Fatalf("the revocation must stay: %+v %v", cr, err)
+	}
+}

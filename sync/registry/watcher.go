@@ -523,6 +523,14 @@ func (w *Watcher) decode(entries []jetstream.KeyValueEntry, lastClock time.Time)
 			rej.add(w.reject(key, e.Revision(), res[i].err))
 			continue
 		}
+		// Several puts of one user in a batch: the newest record wins, whatever its place
+		// (entry by entry, the store would refuse an older one after a newer as a replay; the
+		// batch must decide the same, or a replay right behind a revocation would undo it).
+		if seen && prev.rec != nil && !res[i].rec.Updated.After(prev.rec.Updated) {
+			rej.add(w.reject(key, e.Revision(), &ReplayError{Problem: fmt.Sprintf("user %s: record updated %s is not newer than the one at revision %d",
+				uid, res[i].rec.Updated.UTC().Format(time.RFC3339Nano), prev.rev)}))
+			continue
+		}
 		byUser[uid] = change{rev: e.Revision(), rec: res[i].rec, userID: uid, deletedFirst: delBefore}
 	}
 	changes = make([]change, 0, len(byUser))
