@@ -54,7 +54,9 @@ type WatcherOptions struct {
 	// restart) faster than the client's own heartbeat check.
 	StallCheck time.Duration
 	// MinBackoff and MaxBackoff bound the wait before re-watching after an
-	// error (defaults 100 ms and 10 s, doubling).
+	// error (defaults 100 ms and 2 s, doubling). MaxBackoff is also how late a
+	// gate may notice that its airport's link to HQ is back (its own link to
+	// the leaf never dropped): revocations wait for it, so keep it short.
 	MinBackoff, MaxBackoff time.Duration
 	// Logger receives rejections and reconnects (default slog.Default()).
 	Logger *slog.Logger
@@ -150,7 +152,7 @@ func NewWatcher(kv jetstream.KeyValue, st Applier, opt WatcherOptions) *Watcher 
 		opt.MinBackoff = 100 * time.Millisecond
 	}
 	if opt.MaxBackoff < opt.MinBackoff {
-		opt.MaxBackoff = max(10*time.Second, opt.MinBackoff)
+		opt.MaxBackoff = max(2*time.Second, opt.MinBackoff)
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
@@ -174,6 +176,9 @@ var (
 	errWatchClosed  = errors.New("registry: KV watch closed (connection closed or consumer deleted)")
 	errWatchStalled = errors.New("registry: KV watch stalled: the bucket has newer revisions that are not delivered")
 )
+
+// unreachableCheck is how often the stall check looks again while HQ is unreachable.
+const unreachableCheck = 500 * time.Millisecond
 
 // Run watches the bucket until ctx is done, then returns nil. Watch and
 // store errors are logged and retried with backoff, resuming from the stored
@@ -253,7 +258,10 @@ func (w *Watcher) watch(ctx context.Context) error {
 		batch  []jetstream.KeyValueEntry
 		timer  = time.NewTimer(time.Hour)
 		timerC <-chan time.Time
-		stall  = time.NewTicker(w.opt.StallCheck)
+		stall  = time.NewTimer(w.opt.StallCheck)
+		// unreachable: the previous check could not reach HQ (the airport's
+		// link is down: the gate's own link to the leaf may well be up).
+		unreachable bool
 		// Stall detection: target is the bucket's last revision at the
 		// previous check; seen is the highest revision known delivered
 		// (or known not to exist, once caught up); received tells if any
@@ -294,8 +302,20 @@ func (w *Watcher) watch(ctx context.Context) error {
 		case <-stall.C:
 			last, ok := w.lastRevision(ctx)
 			if !ok {
-				continue // not connected: the client reconnects, check again later
+				// HQ unreachable: look again soon (the leaf answers at once while its
+				// link is down, so this costs HQ nothing), to resume as soon as it is back.
+				unreachable, received = true, false
+				stall.Reset(min(w.opt.StallCheck, unreachableCheck))
+				continue
 			}
+			stall.Reset(w.opt.StallCheck)
+			if unreachable && last > seen && !received {
+				// Back after an outage and behind: what was put meanwhile may never be
+				// delivered by the old consumer. Re-watch from the stored cursor now
+				// rather than after two more checks.
+				return fmt.Errorf("%w (HQ reachable again at revision %d, last received %d)", errWatchStalled, last, seen)
+			}
+			unreachable = false
 			if target > seen && !received {
 				return fmt.Errorf("%w (revision %d exists, last received %d)", errWatchStalled, target, seen)
 			}
