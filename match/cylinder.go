@@ -136,6 +136,11 @@ type cylinder struct {
 	mask [cellWords]uint64        // valid cells
 	full bool                     // every cell of the disc is valid
 	pop  int32                    // bits set in val
+	// cnt is, bit-sliced, the number of sections set in each cell (cnt[0]
+	// its 1s bit, cnt[1] its 2s, cnt[2] its 4s): the bits of val within a
+	// set of cells m number popcount(cnt[0]&m) + 2·popcount(cnt[1]&m) +
+	// 4·popcount(cnt[2]&m), 3 popcounts instead of 6.
+	cnt [3]uint64
 }
 
 // buildCylinders computes the cylinders of the minutiae pts whose cylinder
@@ -293,6 +298,12 @@ func buildCylinders(pts []point, h geom.Hull) ([]cylinder, []int) {
 			*a = [cylND]float32{}
 		}
 		c.val = [cylND][cellWords]uint64{{v0}, {v1}, {v2}, {v3}, {v4}, {v5}}
+		// Bit-sliced sum of the six sections: two full adders, then the
+		// two partial sums added.
+		s1, c1 := v0^v1^v2, v0&v1|v2&(v0^v1)
+		s2, c2 := v3^v4^v5, v3&v4|v5&(v3^v4)
+		c3 := s1 & s2
+		c.cnt = [3]uint64{s1 ^ s2, c1 ^ c2 ^ c3, c1&c2 | c3&(c1^c2)}
 		c.full = c.mask == discMask
 		for k := range cylND {
 			for w := range cellWords {

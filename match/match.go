@@ -255,13 +255,14 @@ func (s *scratch) score(a, b *Prepared) float64 {
 	s.keys = s.keys[:0]
 	s.rowStart = resizeInt(s.rowStart, len(a.cyls)+1)
 	s.rowPos = resizeInt(s.rowPos, len(a.cyls))
+	var sw sweep
 	for u := range a.cyls {
 		ca, au := &a.cyls[u], a.ang[u]
 		// b's cylinders are sorted by direction: those within δθ of au
 		// are one run, or two when the window wraps around 0.
 		lo, hi := au-maxDTheta, au+maxDTheta
 		s.rowStart[u] = int32(len(s.keys))
-		s.window(a, b, u, ca, lo, hi)
+		s.windowRuns(b, u, ca, sw.runs(b.ang, lo, hi))
 	}
 	s.rowStart[len(a.cyls)] = int32(len(s.keys))
 	if len(s.keys) == 0 {
@@ -355,10 +356,74 @@ func (s *scratch) relax(a, b *Prepared) float64 {
 // direction lies in [lo, hi] (an interval of length 2δθ = π, so it wraps at
 // most once): the rowTopK most similar, in order.
 func (s *scratch) window(a, b *Prepared, u int, ca *cylinder, lo, hi float64) {
+	s.windowRuns(b, u, ca, binaryRuns(b.ang, lo, hi))
+}
+
+// runs are one or two runs [r[0], r[1]) and [r[2], r[3]) of a view's
+// cylinders (sorted by direction): those in a row's window, the low run
+// first, so that keys come in ascending index.
+type runs [4]int
+
+// binaryRuns returns the runs of the cylinders with direction (ang) in
+// [lo, hi], modulo 2π, by binary search.
+func binaryRuns(ang []float64, lo, hi float64) runs {
+	bound := func(x float64) int { i, _ := slices.BinarySearch(ang, x); return i }
+	upTo := func(x float64) int { // first index with ang > x
+		i, found := slices.BinarySearch(ang, x)
+		for found && i < len(ang) && ang[i] <= x {
+			i++
+		}
+		return i
+	}
+	switch {
+	case lo < 0:
+		return runs{0, upTo(hi), bound(lo + 2*math.Pi), len(ang)}
+	case hi >= 2*math.Pi:
+		return runs{0, upTo(hi - 2*math.Pi), bound(lo), len(ang)}
+	default:
+		return runs{bound(lo), upTo(hi), 0, 0}
+	}
+}
+
+// sweep returns the same runs as binaryRuns for successive rows whose
+// directions ascend (a view's cylinders in order), with four pointers that
+// only move forward: each of the four bounds (lo+2π while lo < 0, lo
+// after; hi while hi < 2π, hi-2π after) ascends with the rows. A binary
+// search's branches are unpredictable; these loops mostly exit at once.
+type sweep struct{ l1, l2, h1, h2 int }
+
+func (w *sweep) runs(ang []float64, lo, hi float64) runs {
+	n := len(ang)
+	bound := func(p *int, x float64) int { // first index with ang >= x
+		for *p < n && ang[*p] < x {
+			*p++
+		}
+		return *p
+	}
+	upTo := func(p *int, x float64) int { // first index with ang > x
+		for *p < n && ang[*p] <= x {
+			*p++
+		}
+		return *p
+	}
+	switch {
+	case lo < 0:
+		return runs{0, upTo(&w.h1, hi), bound(&w.l1, lo+2*math.Pi), n}
+	case hi >= 2*math.Pi:
+		return runs{0, upTo(&w.h2, hi-2*math.Pi), bound(&w.l2, lo), n}
+	default:
+		return runs{bound(&w.l2, lo), upTo(&w.h1, hi), 0, 0}
+	}
+}
+
+// windowRuns appends the keys of cylinder u of the first view (ca) against
+// b's cylinders in the runs r: the rowTopK most similar, in order.
+func (s *scratch) windowRuns(b *Prepared, u int, ca *cylinder, r runs) {
 	// The row's best rowTopK keys, kept sorted as they come.
 	// cylinderSim written out, with a's words held in locals.
 	a0, a1, a2, a3, a4, a5 := ca.val[0][0], ca.val[1][0], ca.val[2][0], ca.val[3][0], ca.val[4][0], ca.val[5][0]
 	ma, aFull, aPop := ca.mask[0], ca.full, int(ca.pop)
+	ac0, ac1, ac2 := ca.cnt[0], ca.cnt[1], ca.cnt[2]
 	buf := s.buf[:0]
 	run := func(v0, v1 int) {
 		cyls := b.cyls[v0:v1]
@@ -366,19 +431,19 @@ func (s *scratch) window(a, b *Prepared, u int, ca *cylinder, lo, hi float64) {
 			cb := &cyls[i]
 			pa, pb := aPop, int(cb.pop)
 			y := &cb.val
-			if !(aFull && cb.full) {
+			// The common valid cells: when one disc is full, the other's
+			// valid cells, at least minVC of the disc, more than
+			// minCommonCells (TestMinCommonCells); counted only when
+			// neither is full.
+			if !cb.full {
 				mb := cb.mask[0]
-				if bits.OnesCount64(ma&mb) < minCommonCells {
+				if !aFull && bits.OnesCount64(ma&mb) < minCommonCells {
 					continue
 				}
-				if !cb.full {
-					pa = bits.OnesCount64(a0&mb) + bits.OnesCount64(a1&mb) + bits.OnesCount64(a2&mb) +
-						bits.OnesCount64(a3&mb) + bits.OnesCount64(a4&mb) + bits.OnesCount64(a5&mb)
-				}
-				if !aFull {
-					pb = bits.OnesCount64(y[0][0]&ma) + bits.OnesCount64(y[1][0]&ma) + bits.OnesCount64(y[2][0]&ma) +
-						bits.OnesCount64(y[3][0]&ma) + bits.OnesCount64(y[4][0]&ma) + bits.OnesCount64(y[5][0]&ma)
-				}
+				pa = bits.OnesCount64(ac0&mb) + 2*bits.OnesCount64(ac1&mb) + 4*bits.OnesCount64(ac2&mb)
+			}
+			if !aFull {
+				pb = bits.OnesCount64(cb.cnt[0]&ma) + 2*bits.OnesCount64(cb.cnt[1]&ma) + 4*bits.OnesCount64(cb.cnt[2]&ma)
 			}
 			if pa+pb == 0 {
 				continue
@@ -392,24 +457,8 @@ func (s *scratch) window(a, b *Prepared, u int, ca *cylinder, lo, hi float64) {
 			buf = append(buf, uint64(math.MaxUint32-math.Float32bits(sim))<<32|uint64(u)<<16|uint64(v0+i))
 		}
 	}
-	bound := func(x float64) int { i, _ := slices.BinarySearch(b.ang, x); return i }
-	upTo := func(x float64) int { // first index with ang > x
-		i, found := slices.BinarySearch(b.ang, x)
-		for found && i < len(b.ang) && b.ang[i] <= x {
-			i++
-		}
-		return i
-	}
-	switch {
-	case lo < 0: // low run first: keys in ascending v
-		run(0, upTo(hi))
-		run(bound(lo+2*math.Pi), len(b.ang))
-	case hi >= 2*math.Pi:
-		run(0, upTo(hi-2*math.Pi))
-		run(bound(lo), len(b.ang))
-	default:
-		run(bound(lo), upTo(hi))
-	}
+	run(r[0], r[1])
+	run(r[2], r[3])
 	// The similarities are computed first and ranked after, so that the
 	// divisions above do not wait on the ranking's branches.
 	// Branchless: top holds the rowTopK smallest keys so far, ascending,
