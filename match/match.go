@@ -310,8 +310,14 @@ func (s *scratch) relax(a, b *Prepared) float64 {
 				}
 				r := z1Table[i]
 				d2 := float32(wrap(b.ang[bt] - b.ang[bk] - a.ang[at] + a.ang[ak]))
+				z2 := zAngle(&z2Table, d2)
+				// r·(z2·z3) ≤ r·z2 since z3 ≤ 1 (and rounding is
+				// monotonic): if r·z2 ≤ 1e-4 the product is dropped.
+				if r*z2 <= 1e-4 {
+					continue
+				}
 				d3 := wrap32(b.rel[bt*nb+bk] - a.rel[at*na+ak])
-				r *= zAngle(&z2Table, d2) * zAngle(&z3Table, d3)
+				r *= z2 * zAngle(&z3Table, d3)
 				if r > 1e-4 {
 					s.edges = append(s.edges, edge{t: int32(t), k: int32(k), r: r})
 				}
