@@ -88,6 +88,14 @@ var cellOffsets = func() (o [cylNS]float64) {
 	return o
 }()
 
+// cellIdx[i] is i - (NS-1)/2, a cell's index from the axis.
+var cellIdx = func() (o [cylNS]float64) {
+	for i := range o {
+		o[i] = float64(i) - float64(cylNS-1)/2
+	}
+	return o
+}()
+
 // cellOffset is the coordinate of the centre of cell i along one axis,
 // relative to the cylinder's axis.
 func cellOffset(i int) float64 { return (float64(i) - float64(cylNS-1)/2) * cylDeltaS }
@@ -182,30 +190,42 @@ func buildCylinders(pts []point, h geom.Hull) ([]cylinder, []int) {
 			c.mask = discMask
 			valid = cellsInDisc
 		}
-		for j := range cylNS * b2i(!deep) {
-			for i := range cylNS {
-				ci := j*cylNS + i
-				if !inDisc[ci] {
-					continue
-				}
-				in := true
-				if ne == 0 {
+		switch {
+		case deep:
+		case ne == 0: // a degenerate hull (fewer than 3 minutiae)
+			for j := range cylNS {
+				for i := range cylNS {
+					ci := j*cylNS + i
 					ox, oy := cellOffset(i), cellOffset(j)
-					in = h.Contains(geom.Point{X: m.x + cos*ox - sin*oy, Y: m.y + sin*ox + cos*oy}, hullOmega)
-				} else {
-					fi, fj := float64(i)-float64(cylNS-1)/2, float64(j)-float64(cylNS-1)/2
-					for k := range ne {
-						if hb[k]+fi*hi[k]+fj*hj[k] < 0 {
-							in = false
-							break
-						}
+					if inDisc[ci] && h.Contains(geom.Point{X: m.x + cos*ox - sin*oy, Y: m.y + sin*ox + cos*oy}, hullOmega) {
+						c.mask[ci/64] |= 1 << (ci % 64)
+						valid++
 					}
 				}
-				if in {
-					c.mask[ci/64] |= 1 << (ci % 64)
-					valid++
-				}
 			}
+		default:
+			// The cells on the inner side of every edge that cuts the
+			// disc, one edge at a time and without branches:
+			// hb+fi·hi+fj·hj ≥ 0, evaluated as before.
+			in := discMask[0] // cellWords == 1
+			for k := range ne {
+				var col [cylNS]float64
+				for i := range col {
+					col[i] = hb[k] + cellIdx[i]*hi[k]
+				}
+				var e uint64
+				for j := range cylNS {
+					rj := cellIdx[j] * hj[k]
+					var row uint64
+					for i := range cylNS {
+						row |= uint64(b2i(col[i]+rj >= 0)) << i
+					}
+					e |= row << (j * cylNS)
+				}
+				in &= e
+			}
+			c.mask[0] = in
+			valid = bits.OnesCount64(in)
 		}
 		if float64(valid) < minVC*float64(cellsInDisc) {
 			continue
