@@ -327,9 +327,21 @@ func (s *scratch) relax(a, b *Prepared) float64 {
 		s.sum = resize(s.sum, n)
 		for range nRel {
 			clear(s.sum)
-			for _, e := range s.edges {
-				s.sum[e.t] += e.r * s.lam[e.k]
-				s.sum[e.k] += e.r * s.lam[e.t]
+			// Row by row (the edges are in order of t, then k), with the
+			// row's own sum in a register: it starts from what earlier
+			// rows added to it and adds the row's terms in edge order, so
+			// every sum gets the same terms in the same order as edge by
+			// edge.
+			lam, sum, edges := s.lam, s.sum, s.edges
+			for i := 0; i < len(edges); {
+				t := edges[i].t
+				acc, lt := sum[t], lam[t]
+				for ; i < len(edges) && edges[i].t == t; i++ {
+					e := edges[i]
+					acc += e.r * lam[e.k]
+					sum[e.k] += e.r * lt
+				}
+				sum[t] = acc
 			}
 			for t := range n {
 				s.next[t] = wR*s.lam[t] + inv*s.sum[t]
