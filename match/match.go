@@ -198,8 +198,7 @@ func zAngle(t *[zAN + 1]float32, d float32) float32 {
 type scratch struct {
 	keys     []uint64
 	heap     []uint64
-	buf      []uint64 // one row's keys before ranking
-	rowStart []int32  // s.keys[rowStart[u]:rowStart[u+1]] are the keys of cylinder u of the first view
+	rowStart []int32 // s.keys[rowStart[u]:rowStart[u+1]] are the keys of cylinder u of the first view
 	rowPos   []int32
 	usedA    []bool
 	usedB    []bool
@@ -437,18 +436,22 @@ func (w *sweep) runs(ang []float64, lo, hi float64) runs {
 // windowRuns appends the keys of cylinder u of the first view (ca) against
 // b's cylinders in the runs r: the rowTopK most similar, in order.
 func (s *scratch) windowRuns(b *Prepared, u int, ca *cylinder, r runs) {
-	// The row's best rowTopK keys, kept sorted as they come.
-	// cylinderSim written out, with a's words held in locals.
+	// cylinderSim written out, with a's words held in locals, and the
+	// ranking folded in. Branchless ranking: top holds the rowTopK
+	// smallest keys so far, ascending, padded with MaxUint64 (no key is
+	// that large: sim > 0).
 	a0, a1, a2, a3, a4, a5 := ca.val[0][0], ca.val[1][0], ca.val[2][0], ca.val[3][0], ca.val[4][0], ca.val[5][0]
 	ma, aFull, aPop := ca.mask[0], ca.full, int(ca.pop)
 	ac0, ac1, ac2 := ca.cnt[0], ca.cnt[1], ca.cnt[2]
-	buf := s.buf[:0]
-	run := func(v0, v1 int) {
+	t0, t1, t2, t3, t4, t5 := uint64(math.MaxUint64), uint64(math.MaxUint64), uint64(math.MaxUint64), uint64(math.MaxUint64), uint64(math.MaxUint64), uint64(math.MaxUint64)
+	nk := 0
+	hi := uint64(u) << 16
+	for run := 0; run < 4; run += 2 {
+		v0, v1 := r[run], r[run+1]
 		cyls := b.cyls[v0:v1]
-		for i := range cyls {
-			cb := &cyls[i]
+		for v := range cyls {
+			cb := &cyls[v]
 			pa, pb := aPop, int(cb.pop)
-			y := &cb.val
 			// The common valid cells: when one disc is full, the other's
 			// valid cells, at least minVC of the disc, more than
 			// minCommonCells (TestMinCommonCells); counted only when
@@ -466,36 +469,24 @@ func (s *scratch) windowRuns(b *Prepared, u int, ca *cylinder, r runs) {
 			if pa+pb == 0 {
 				continue
 			}
-			pab := bits.OnesCount64(a0&y[0][0]) + bits.OnesCount64(a1&y[1][0]) + bits.OnesCount64(a2&y[2][0]) +
-				bits.OnesCount64(a3&y[3][0]) + bits.OnesCount64(a4&y[4][0]) + bits.OnesCount64(a5&y[5][0])
+			pab := bits.OnesCount64(a0&cb.val[0][0]) + bits.OnesCount64(a1&cb.val[1][0]) + bits.OnesCount64(a2&cb.val[2][0]) +
+				bits.OnesCount64(a3&cb.val[3][0]) + bits.OnesCount64(a4&cb.val[4][0]) + bits.OnesCount64(a5&cb.val[5][0])
 			sim := 1 - sqrtTable[pa+pb-2*pab]/(sqrtTable[pa]+sqrtTable[pb])
 			if sim <= 0 {
 				continue
 			}
-			buf = append(buf, uint64(math.MaxUint32-math.Float32bits(sim))<<32|uint64(u)<<16|uint64(v0+i))
+			k := uint64(math.MaxUint32-math.Float32bits(sim))<<32 | hi | uint64(v0+v)
+			nk++
+			t5 = min(t5, max(t4, k))
+			t4 = min(t4, max(t3, k))
+			t3 = min(t3, max(t2, k))
+			t2 = min(t2, max(t1, k))
+			t1 = min(t1, max(t0, k))
+			t0 = min(t0, k)
 		}
 	}
-	run(r[0], r[1])
-	run(r[2], r[3])
-	// The similarities are computed first and ranked after, so that the
-	// divisions above do not wait on the ranking's branches.
-	// Branchless: top holds the rowTopK smallest keys so far, ascending,
-	// padded with MaxUint64 (no key is that large: sim > 0).
-	var top [rowTopK]uint64
-	for j := range top {
-		top[j] = math.MaxUint64
-	}
-	for _, k := range buf {
-		t0, t1, t2, t3, t4, t5 := top[0], top[1], top[2], top[3], top[4], top[5]
-		top[5] = min(t5, max(t4, k))
-		top[4] = min(t4, max(t3, k))
-		top[3] = min(t3, max(t2, k))
-		top[2] = min(t2, max(t1, k))
-		top[1] = min(t1, max(t0, k))
-		top[0] = min(t0, k)
-	}
-	s.buf = buf
-	s.keys = append(s.keys, top[:min(len(buf), rowTopK)]...)
+	top := [rowTopK]uint64{t0, t1, t2, t3, t4, t5}
+	s.keys = append(s.keys, top[:min(nk, rowTopK)]...)
 }
 
 // selectPairs appends to s.sel the nr best pairs, one to one, taking the
