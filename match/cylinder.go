@@ -157,12 +157,6 @@ func buildCylinders(pts []point, h geom.Hull) ([]cylinder, []int) {
 	cyls := make([]cylinder, 0, len(pts))
 	idx := make([]int, 0, len(pts))
 	var acc [cylNS * cylNS][cylND]float32 // contributions, by cell then section
-	type nb struct {
-		x, y           float64        // neighbour position in the cylinder's frame
-		i0, i1, j0, j1 int8           // the cells within 3σS of it
-		d              [cylND]float32 // directional contribution to each section
-	}
-	nbs := make([]nb, 0, len(pts))
 	var edges, edgesI, edgesJ []float64
 	for mi, m := range pts {
 		cos, sin := math.Cos(m.a), math.Sin(m.a)
@@ -231,8 +225,12 @@ func buildCylinders(pts []point, h geom.Hull) ([]cylinder, []int) {
 			continue
 		}
 		const reach = 3 * sigmaS
-		nbs = nbs[:0]
-		count := 0 // neighbours within reach, including those that touch no cell
+		// Each neighbour's contributions are added as it is found. acc is
+		// cell-major (the sections of a cell together); touched records
+		// the cells that received a contribution, so that only they are
+		// thresholded and cleared.
+		var touched uint64 // cellWords == 1
+		count := 0         // neighbours within reach, including those that touch no cell
 		for ti, t := range pts {
 			if ti == mi {
 				continue
@@ -243,15 +241,16 @@ func buildCylinders(pts []point, h geom.Hull) ([]cylinder, []int) {
 			}
 			count++
 			// Rotate into the minutia's frame; the cells within 3σS.
-			q := nb{x: cos*dx + sin*dy, y: -sin*dx + cos*dy}
-			q.i0 = int8(ceilFrom0((q.x-reach)/cylDeltaS + float64(cylNS-1)/2))
-			q.i1 = int8(floorTo(cylNS-1, (q.x+reach)/cylDeltaS+float64(cylNS-1)/2))
-			q.j0 = int8(ceilFrom0((q.y-reach)/cylDeltaS + float64(cylNS-1)/2))
-			q.j1 = int8(floorTo(cylNS-1, (q.y+reach)/cylDeltaS+float64(cylNS-1)/2))
-			if q.i0 > q.i1 || q.j0 > q.j1 {
+			px, py := cos*dx+sin*dy, -sin*dx+cos*dy
+			i0 := ceilFrom0((px-reach)/cylDeltaS + float64(cylNS-1)/2)
+			i1 := floorTo(cylNS-1, (px+reach)/cylDeltaS+float64(cylNS-1)/2)
+			j0 := ceilFrom0((py-reach)/cylDeltaS + float64(cylNS-1)/2)
+			j1 := floorTo(cylNS-1, (py+reach)/cylDeltaS+float64(cylNS-1)/2)
+			if i0 > i1 || j0 > j1 {
 				continue // beyond every cell
 			}
 			dth := angleDelta(m.a, t.a)
+			var e [cylND]float32 // directional contribution to each section
 			for k := range cylND {
 				x := dth - (-math.Pi + (float64(k)+0.5)*cylDeltaD) // both in [-π, π)
 				if x >= math.Pi {
@@ -259,28 +258,16 @@ func buildCylinders(pts []point, h geom.Hull) ([]cylinder, []int) {
 				} else if x < -math.Pi {
 					x += 2 * math.Pi
 				}
-				q.d[k] = gd(x)
+				e[k] = gd(x)
 			}
-			nbs = append(nbs, q)
-		}
-		if count < minM {
-			continue
-		}
-		// acc is cell-major (the sections of a cell together); touched
-		// records the cells that received a contribution, so that only
-		// they are thresholded and cleared.
-		var touched uint64 // cellWords == 1
-		for n := range nbs {
-			p := &nbs[n]
-			i0, i1, j0, j1 := int(p.i0), int(p.i1), int(p.j0), int(p.j1)
-			e0, e1, e2, e3, e4, e5 := p.d[0], p.d[1], p.d[2], p.d[3], p.d[4], p.d[5]
+			e0, e1, e2, e3, e4, e5 := e[0], e[1], e[2], e[3], e[4], e[5]
 			var dx2 [cylNS]float64
 			for i := i0; i <= i1; i++ {
-				dx := cellOffsets[i] - p.x
+				dx := cellOffsets[i] - px
 				dx2[i] = dx * dx
 			}
 			for j := j0; j <= j1; j++ {
-				dy := cellOffsets[j] - p.y
+				dy := cellOffsets[j] - py
 				dy2 := dy * dy
 				row := c.mask[0] >> (j * cylNS) // valid cells of row j (cellWords == 1)
 				for i := i0; i <= i1; i++ {
@@ -303,6 +290,12 @@ func buildCylinders(pts []point, h geom.Hull) ([]cylinder, []int) {
 					touched |= 1 << ci
 				}
 			}
+		}
+		if count < minM {
+			for t := touched; t != 0; t &= t - 1 {
+				acc[bits.TrailingZeros64(t)] = [cylND]float32{}
+			}
+			continue
 		}
 		var v0, v1, v2, v3, v4, v5 uint64
 		for t := touched; t != 0; t &= t - 1 {
