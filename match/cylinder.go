@@ -1,6 +1,7 @@
 package match
 
 import (
+	"iter"
 	"math"
 	"math/bits"
 
@@ -138,6 +139,20 @@ func b2i(b bool) int {
 	return 0
 }
 
+// setBits yields the indices of the bits set in m (a bit set of 64-bit
+// words), ascending.
+func setBits(m []uint64) iter.Seq[int] {
+	return func(yield func(int) bool) {
+		for i, x := range m {
+			for ; x != 0; x &= x - 1 {
+				if !yield(i*64 + bits.TrailingZeros64(x)) {
+					return
+				}
+			}
+		}
+	}
+}
+
 // cylinder is the bit-based local descriptor of one minutia.
 type cylinder struct {
 	val  [cylND][cellWords]uint64 // one bit per (section, cell)
@@ -158,6 +173,19 @@ func buildCylinders(pts []point, h geom.Hull) ([]cylinder, []int) {
 	idx := make([]int, 0, len(pts))
 	var acc [cylNS * cylNS][cylND]float32 // contributions, by cell then section
 	var edges, edgesI, edgesJ []float64
+	// The neighbours of each minutia within neighbourReach, as bit sets of
+	// w words: each unordered pair is tested once (the squared distance is
+	// the same both ways), without branches.
+	w := (len(pts) + 63) / 64
+	near := make([]uint64, len(pts)*w)
+	for mi, m := range pts {
+		for ti := mi + 1; ti < len(pts); ti++ {
+			dx, dy := pts[ti].x-m.x, pts[ti].y-m.y
+			in := uint64(b2i(dx*dx+dy*dy <= neighbourReach*neighbourReach))
+			near[mi*w+ti>>6] |= in << (ti & 63)
+			near[ti*w+mi>>6] |= in << (mi & 63)
+		}
+	}
 	for mi, m := range pts {
 		cos, sin := math.Cos(m.a), math.Sin(m.a)
 		// Valid cells: within R of the axis and inside the hull (+ωM). The
@@ -230,16 +258,14 @@ func buildCylinders(pts []point, h geom.Hull) ([]cylinder, []int) {
 		// the cells that received a contribution, so that only they are
 		// thresholded and cleared.
 		var touched uint64 // cellWords == 1
-		count := 0         // neighbours within reach, including those that touch no cell
-		for ti, t := range pts {
-			if ti == mi {
-				continue
-			}
+		near := near[mi*w : mi*w+w]
+		count := 0 // neighbours within reach, including those that touch no cell
+		for _, x := range near {
+			count += bits.OnesCount64(x)
+		}
+		for ti := range setBits(near) {
+			t := pts[ti]
 			dx, dy := t.x-m.x, t.y-m.y
-			if dx*dx+dy*dy > neighbourReach*neighbourReach {
-				continue
-			}
-			count++
 			// Rotate into the minutia's frame; the cells within 3σS.
 			px, py := cos*dx+sin*dy, -sin*dx+cos*dy
 			i0 := ceilFrom0((px-reach)/cylDeltaS + float64(cylNS-1)/2)
