@@ -1,6 +1,7 @@
 package match
 
 import (
+	"iter"
 	"math"
 	"math/bits"
 
@@ -88,6 +89,14 @@ var cellOffsets = func() (o [cylNS]float64) {
 	return o
 }()
 
+// cellIdx[i] is i - (NS-1)/2, a cell's index from the axis.
+var cellIdx = func() (o [cylNS]float64) {
+	for i := range o {
+		o[i] = float64(i) - float64(cylNS-1)/2
+	}
+	return o
+}()
+
 // cellOffset is the coordinate of the centre of cell i along one axis,
 // relative to the cylinder's axis.
 func cellOffset(i int) float64 { return (float64(i) - float64(cylNS-1)/2) * cylDeltaS }
@@ -130,12 +139,31 @@ func b2i(b bool) int {
 	return 0
 }
 
+// setBits yields the indices of the bits set in m (a bit set of 64-bit
+// words), ascending.
+func setBits(m []uint64) iter.Seq[int] {
+	return func(yield func(int) bool) {
+		for i, x := range m {
+			for ; x != 0; x &= x - 1 {
+				if !yield(i*64 + bits.TrailingZeros64(x)) {
+					return
+				}
+			}
+		}
+	}
+}
+
 // cylinder is the bit-based local descriptor of one minutia.
 type cylinder struct {
 	val  [cylND][cellWords]uint64 // one bit per (section, cell)
 	mask [cellWords]uint64        // valid cells
 	full bool                     // every cell of the disc is valid
 	pop  int32                    // bits set in val
+	// cnt is, bit-sliced, the number of sections set in each cell (cnt[0]
+	// its 1s bit, cnt[1] its 2s, cnt[2] its 4s): the bits of val within a
+	// set of cells m number popcount(cnt[0]&m) + 2·popcount(cnt[1]&m) +
+	// 4·popcount(cnt[2]&m), 3 popcounts instead of 6.
+	cnt [3]uint64
 }
 
 // buildCylinders computes the cylinders of the minutiae pts whose cylinder
@@ -144,13 +172,20 @@ func buildCylinders(pts []point, h geom.Hull) ([]cylinder, []int) {
 	cyls := make([]cylinder, 0, len(pts))
 	idx := make([]int, 0, len(pts))
 	var acc [cylNS * cylNS][cylND]float32 // contributions, by cell then section
-	type nb struct {
-		x, y           float64        // neighbour position in the cylinder's frame
-		i0, i1, j0, j1 int8           // the cells within 3σS of it
-		d              [cylND]float32 // directional contribution to each section
-	}
-	nbs := make([]nb, 0, len(pts))
 	var edges, edgesI, edgesJ []float64
+	// The neighbours of each minutia within neighbourReach, as bit sets of
+	// w words: each unordered pair is tested once (the squared distance is
+	// the same both ways), without branches.
+	w := (len(pts) + 63) / 64
+	near := make([]uint64, len(pts)*w)
+	for mi, m := range pts {
+		for ti := mi + 1; ti < len(pts); ti++ {
+			dx, dy := pts[ti].x-m.x, pts[ti].y-m.y
+			in := uint64(b2i(dx*dx+dy*dy <= neighbourReach*neighbourReach))
+			near[mi*w+ti>>6] |= in << (ti & 63)
+			near[ti*w+mi>>6] |= in << (mi & 63)
+		}
+	}
 	for mi, m := range pts {
 		cos, sin := math.Cos(m.a), math.Sin(m.a)
 		// Valid cells: within R of the axis and inside the hull (+ωM). The
@@ -177,56 +212,71 @@ func buildCylinders(pts []point, h geom.Hull) ([]cylinder, []int) {
 			c.mask = discMask
 			valid = cellsInDisc
 		}
-		for j := range cylNS * b2i(!deep) {
-			for i := range cylNS {
-				ci := j*cylNS + i
-				if !inDisc[ci] {
-					continue
-				}
-				in := true
-				if ne == 0 {
+		switch {
+		case deep:
+		case ne == 0: // a degenerate hull (fewer than 3 minutiae)
+			for j := range cylNS {
+				for i := range cylNS {
+					ci := j*cylNS + i
 					ox, oy := cellOffset(i), cellOffset(j)
-					in = h.Contains(geom.Point{X: m.x + cos*ox - sin*oy, Y: m.y + sin*ox + cos*oy}, hullOmega)
-				} else {
-					fi, fj := float64(i)-float64(cylNS-1)/2, float64(j)-float64(cylNS-1)/2
-					for k := range ne {
-						if hb[k]+fi*hi[k]+fj*hj[k] < 0 {
-							in = false
-							break
-						}
+					if inDisc[ci] && h.Contains(geom.Point{X: m.x + cos*ox - sin*oy, Y: m.y + sin*ox + cos*oy}, hullOmega) {
+						c.mask[ci/64] |= 1 << (ci % 64)
+						valid++
 					}
 				}
-				if in {
-					c.mask[ci/64] |= 1 << (ci % 64)
-					valid++
-				}
 			}
+		default:
+			// The cells on the inner side of every edge that cuts the
+			// disc, one edge at a time and without branches:
+			// hb+fi·hi+fj·hj ≥ 0, evaluated as before.
+			in := discMask[0] // cellWords == 1
+			for k := range ne {
+				var col [cylNS]float64
+				for i := range col {
+					col[i] = hb[k] + cellIdx[i]*hi[k]
+				}
+				var e uint64
+				for j := range cylNS {
+					rj := cellIdx[j] * hj[k]
+					var row uint64
+					for i := range cylNS {
+						row |= uint64(b2i(col[i]+rj >= 0)) << i
+					}
+					e |= row << (j * cylNS)
+				}
+				in &= e
+			}
+			c.mask[0] = in
+			valid = bits.OnesCount64(in)
 		}
 		if float64(valid) < minVC*float64(cellsInDisc) {
 			continue
 		}
 		const reach = 3 * sigmaS
-		nbs = nbs[:0]
+		// Each neighbour's contributions are added as it is found. acc is
+		// cell-major (the sections of a cell together); touched records
+		// the cells that received a contribution, so that only they are
+		// thresholded and cleared.
+		var touched uint64 // cellWords == 1
+		near := near[mi*w : mi*w+w]
 		count := 0 // neighbours within reach, including those that touch no cell
-		for ti, t := range pts {
-			if ti == mi {
-				continue
-			}
+		for _, x := range near {
+			count += bits.OnesCount64(x)
+		}
+		for ti := range setBits(near) {
+			t := pts[ti]
 			dx, dy := t.x-m.x, t.y-m.y
-			if dx*dx+dy*dy > neighbourReach*neighbourReach {
-				continue
-			}
-			count++
 			// Rotate into the minutia's frame; the cells within 3σS.
-			q := nb{x: cos*dx + sin*dy, y: -sin*dx + cos*dy}
-			q.i0 = int8(ceilFrom0((q.x-reach)/cylDeltaS + float64(cylNS-1)/2))
-			q.i1 = int8(floorTo(cylNS-1, (q.x+reach)/cylDeltaS+float64(cylNS-1)/2))
-			q.j0 = int8(ceilFrom0((q.y-reach)/cylDeltaS + float64(cylNS-1)/2))
-			q.j1 = int8(floorTo(cylNS-1, (q.y+reach)/cylDeltaS+float64(cylNS-1)/2))
-			if q.i0 > q.i1 || q.j0 > q.j1 {
+			px, py := cos*dx+sin*dy, -sin*dx+cos*dy
+			i0 := ceilFrom0((px-reach)/cylDeltaS + float64(cylNS-1)/2)
+			i1 := floorTo(cylNS-1, (px+reach)/cylDeltaS+float64(cylNS-1)/2)
+			j0 := ceilFrom0((py-reach)/cylDeltaS + float64(cylNS-1)/2)
+			j1 := floorTo(cylNS-1, (py+reach)/cylDeltaS+float64(cylNS-1)/2)
+			if i0 > i1 || j0 > j1 {
 				continue // beyond every cell
 			}
 			dth := angleDelta(m.a, t.a)
+			var e [cylND]float32 // directional contribution to each section
 			for k := range cylND {
 				x := dth - (-math.Pi + (float64(k)+0.5)*cylDeltaD) // both in [-π, π)
 				if x >= math.Pi {
@@ -234,28 +284,16 @@ func buildCylinders(pts []point, h geom.Hull) ([]cylinder, []int) {
 				} else if x < -math.Pi {
 					x += 2 * math.Pi
 				}
-				q.d[k] = gd(x)
+				e[k] = gd(x)
 			}
-			nbs = append(nbs, q)
-		}
-		if count < minM {
-			continue
-		}
-		// acc is cell-major (the sections of a cell together); touched
-		// records the cells that received a contribution, so that only
-		// they are thresholded and cleared.
-		var touched uint64 // cellWords == 1
-		for n := range nbs {
-			p := &nbs[n]
-			i0, i1, j0, j1 := int(p.i0), int(p.i1), int(p.j0), int(p.j1)
-			e0, e1, e2, e3, e4, e5 := p.d[0], p.d[1], p.d[2], p.d[3], p.d[4], p.d[5]
+			e0, e1, e2, e3, e4, e5 := e[0], e[1], e[2], e[3], e[4], e[5]
 			var dx2 [cylNS]float64
 			for i := i0; i <= i1; i++ {
-				dx := cellOffsets[i] - p.x
+				dx := cellOffsets[i] - px
 				dx2[i] = dx * dx
 			}
 			for j := j0; j <= j1; j++ {
-				dy := cellOffsets[j] - p.y
+				dy := cellOffsets[j] - py
 				dy2 := dy * dy
 				row := c.mask[0] >> (j * cylNS) // valid cells of row j (cellWords == 1)
 				for i := i0; i <= i1; i++ {
@@ -279,6 +317,12 @@ func buildCylinders(pts []point, h geom.Hull) ([]cylinder, []int) {
 				}
 			}
 		}
+		if count < minM {
+			for t := touched; t != 0; t &= t - 1 {
+				acc[bits.TrailingZeros64(t)] = [cylND]float32{}
+			}
+			continue
+		}
 		var v0, v1, v2, v3, v4, v5 uint64
 		for t := touched; t != 0; t &= t - 1 {
 			ci := bits.TrailingZeros64(t)
@@ -293,6 +337,12 @@ func buildCylinders(pts []point, h geom.Hull) ([]cylinder, []int) {
 			*a = [cylND]float32{}
 		}
 		c.val = [cylND][cellWords]uint64{{v0}, {v1}, {v2}, {v3}, {v4}, {v5}}
+		// Bit-sliced sum of the six sections: two full adders, then the
+		// two partial sums added.
+		s1, c1 := v0^v1^v2, v0&v1|v2&(v0^v1)
+		s2, c2 := v3^v4^v5, v3&v4|v5&(v3^v4)
+		c3 := s1 & s2
+		c.cnt = [3]uint64{s1 ^ s2, c1 ^ c2 ^ c3, c1&c2 | c3&(c1^c2)}
 		c.full = c.mask == discMask
 		for k := range cylND {
 			for w := range cellWords {

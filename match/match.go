@@ -198,8 +198,7 @@ func zAngle(t *[zAN + 1]float32, d float32) float32 {
 type scratch struct {
 	keys     []uint64
 	heap     []uint64
-	buf      []uint64 // one row's keys before ranking
-	rowStart []int32  // s.keys[rowStart[u]:rowStart[u+1]] are the keys of cylinder u of the first view
+	rowStart []int32 // s.keys[rowStart[u]:rowStart[u+1]] are the keys of cylinder u of the first view
 	rowPos   []int32
 	usedA    []bool
 	usedB    []bool
@@ -255,13 +254,14 @@ func (s *scratch) score(a, b *Prepared) float64 {
 	s.keys = s.keys[:0]
 	s.rowStart = resizeInt(s.rowStart, len(a.cyls)+1)
 	s.rowPos = resizeInt(s.rowPos, len(a.cyls))
+	var sw sweep
 	for u := range a.cyls {
 		ca, au := &a.cyls[u], a.ang[u]
 		// b's cylinders are sorted by direction: those within δθ of au
 		// are one run, or two when the window wraps around 0.
 		lo, hi := au-maxDTheta, au+maxDTheta
 		s.rowStart[u] = int32(len(s.keys))
-		s.window(a, b, u, ca, lo, hi)
+		s.windowRuns(b, u, ca, sw.runs(b.ang, lo, hi))
 	}
 	s.rowStart[len(a.cyls)] = int32(len(s.keys))
 	if len(s.keys) == 0 {
@@ -309,8 +309,14 @@ func (s *scratch) relax(a, b *Prepared) float64 {
 				}
 				r := z1Table[i]
 				d2 := float32(wrap(b.ang[bt] - b.ang[bk] - a.ang[at] + a.ang[ak]))
+				z2 := zAngle(&z2Table, d2)
+				// r·(z2·z3) ≤ r·z2 since z3 ≤ 1 (and rounding is
+				// monotonic): if r·z2 ≤ 1e-4 the product is dropped.
+				if r*z2 <= 1e-4 {
+					continue
+				}
 				d3 := wrap32(b.rel[bt*nb+bk] - a.rel[at*na+ak])
-				r *= zAngle(&z2Table, d2) * zAngle(&z3Table, d3)
+				r *= z2 * zAngle(&z3Table, d3)
 				if r > 1e-4 {
 					s.edges = append(s.edges, edge{t: int32(t), k: int32(k), r: r})
 				}
@@ -320,9 +326,21 @@ func (s *scratch) relax(a, b *Prepared) float64 {
 		s.sum = resize(s.sum, n)
 		for range nRel {
 			clear(s.sum)
-			for _, e := range s.edges {
-				s.sum[e.t] += e.r * s.lam[e.k]
-				s.sum[e.k] += e.r * s.lam[e.t]
+			// Row by row (the edges are in order of t, then k), with the
+			// row's own sum in a register: it starts from what earlier
+			// rows added to it and adds the row's terms in edge order, so
+			// every sum gets the same terms in the same order as edge by
+			// edge.
+			lam, sum, edges := s.lam, s.sum, s.edges
+			for i := 0; i < len(edges); {
+				t := edges[i].t
+				acc, lt := sum[t], lam[t]
+				for ; i < len(edges) && edges[i].t == t; i++ {
+					e := edges[i]
+					acc += e.r * lam[e.k]
+					sum[e.k] += e.r * lt
+				}
+				sum[t] = acc
 			}
 			for t := range n {
 				s.next[t] = wR*s.lam[t] + inv*s.sum[t]
@@ -355,80 +373,120 @@ func (s *scratch) relax(a, b *Prepared) float64 {
 // direction lies in [lo, hi] (an interval of length 2δθ = π, so it wraps at
 // most once): the rowTopK most similar, in order.
 func (s *scratch) window(a, b *Prepared, u int, ca *cylinder, lo, hi float64) {
-	// The row's best rowTopK keys, kept sorted as they come.
-	// cylinderSim written out, with a's words held in locals.
-	a0, a1, a2, a3, a4, a5 := ca.val[0][0], ca.val[1][0], ca.val[2][0], ca.val[3][0], ca.val[4][0], ca.val[5][0]
-	ma, aFull, aPop := ca.mask[0], ca.full, int(ca.pop)
-	buf := s.buf[:0]
-	run := func(v0, v1 int) {
-		cyls := b.cyls[v0:v1]
-		for i := range cyls {
-			cb := &cyls[i]
-			pa, pb := aPop, int(cb.pop)
-			y := &cb.val
-			if !(aFull && cb.full) {
-				mb := cb.mask[0]
-				if bits.OnesCount64(ma&mb) < minCommonCells {
-					continue
-				}
-				if !cb.full {
-					pa = bits.OnesCount64(a0&mb) + bits.OnesCount64(a1&mb) + bits.OnesCount64(a2&mb) +
-						bits.OnesCount64(a3&mb) + bits.OnesCount64(a4&mb) + bits.OnesCount64(a5&mb)
-				}
-				if !aFull {
-					pb = bits.OnesCount64(y[0][0]&ma) + bits.OnesCount64(y[1][0]&ma) + bits.OnesCount64(y[2][0]&ma) +
-						bits.OnesCount64(y[3][0]&ma) + bits.OnesCount64(y[4][0]&ma) + bits.OnesCount64(y[5][0]&ma)
-				}
-			}
-			if pa+pb == 0 {
-				continue
-			}
-			pab := bits.OnesCount64(a0&y[0][0]) + bits.OnesCount64(a1&y[1][0]) + bits.OnesCount64(a2&y[2][0]) +
-				bits.OnesCount64(a3&y[3][0]) + bits.OnesCount64(a4&y[4][0]) + bits.OnesCount64(a5&y[5][0])
-			sim := 1 - sqrtTable[pa+pb-2*pab]/(sqrtTable[pa]+sqrtTable[pb])
-			if sim <= 0 {
-				continue
-			}
-			buf = append(buf, uint64(math.MaxUint32-math.Float32bits(sim))<<32|uint64(u)<<16|uint64(v0+i))
-		}
-	}
-	bound := func(x float64) int { i, _ := slices.BinarySearch(b.ang, x); return i }
+	s.windowRuns(b, u, ca, binaryRuns(b.ang, lo, hi))
+}
+
+// runs are one or two runs [r[0], r[1]) and [r[2], r[3]) of a view's
+// cylinders (sorted by direction): those in a row's window, the low run
+// first, so that keys come in ascending index.
+type runs [4]int
+
+// binaryRuns returns the runs of the cylinders with direction (ang) in
+// [lo, hi], modulo 2π, by binary search.
+func binaryRuns(ang []float64, lo, hi float64) runs {
+	bound := func(x float64) int { i, _ := slices.BinarySearch(ang, x); return i }
 	upTo := func(x float64) int { // first index with ang > x
-		i, found := slices.BinarySearch(b.ang, x)
-		for found && i < len(b.ang) && b.ang[i] <= x {
+		i, found := slices.BinarySearch(ang, x)
+		for found && i < len(ang) && ang[i] <= x {
 			i++
 		}
 		return i
 	}
 	switch {
-	case lo < 0: // low run first: keys in ascending v
-		run(0, upTo(hi))
-		run(bound(lo+2*math.Pi), len(b.ang))
+	case lo < 0:
+		return runs{0, upTo(hi), bound(lo + 2*math.Pi), len(ang)}
 	case hi >= 2*math.Pi:
-		run(0, upTo(hi-2*math.Pi))
-		run(bound(lo), len(b.ang))
+		return runs{0, upTo(hi - 2*math.Pi), bound(lo), len(ang)}
 	default:
-		run(bound(lo), upTo(hi))
+		return runs{bound(lo), upTo(hi), 0, 0}
 	}
-	// The similarities are computed first and ranked after, so that the
-	// divisions above do not wait on the ranking's branches.
-	// Branchless: top holds the rowTopK smallest keys so far, ascending,
-	// padded with MaxUint64 (no key is that large: sim > 0).
-	var top [rowTopK]uint64
-	for j := range top {
-		top[j] = math.MaxUint64
+}
+
+// sweep returns the same runs as binaryRuns for successive rows whose
+// directions ascend (a view's cylinders in order), with four pointers that
+// only move forward: each of the four bounds (lo+2π while lo < 0, lo
+// after; hi while hi < 2π, hi-2π after) ascends with the rows. A binary
+// search's branches are unpredictable; these loops mostly exit at once.
+type sweep struct{ l1, l2, h1, h2 int }
+
+func (w *sweep) runs(ang []float64, lo, hi float64) runs {
+	n := len(ang)
+	bound := func(p *int, x float64) int { // first index with ang >= x
+		for *p < n && ang[*p] < x {
+			*p++
+		}
+		return *p
 	}
-	for _, k := range buf {
-		t0, t1, t2, t3, t4, t5 := top[0], top[1], top[2], top[3], top[4], top[5]
-		top[5] = min(t5, max(t4, k))
-		top[4] = min(t4, max(t3, k))
-		top[3] = min(t3, max(t2, k))
-		top[2] = min(t2, max(t1, k))
-		top[1] = min(t1, max(t0, k))
-		top[0] = min(t0, k)
+	upTo := func(p *int, x float64) int { // first index with ang > x
+		for *p < n && ang[*p] <= x {
+			*p++
+		}
+		return *p
 	}
-	s.buf = buf
-	s.keys = append(s.keys, top[:min(len(buf), rowTopK)]...)
+	switch {
+	case lo < 0:
+		return runs{0, upTo(&w.h1, hi), bound(&w.l1, lo+2*math.Pi), n}
+	case hi >= 2*math.Pi:
+		return runs{0, upTo(&w.h2, hi-2*math.Pi), bound(&w.l2, lo), n}
+	default:
+		return runs{bound(&w.l2, lo), upTo(&w.h1, hi), 0, 0}
+	}
+}
+
+// windowRuns appends the keys of cylinder u of the first view (ca) against
+// b's cylinders in the runs r: the rowTopK most similar, in order.
+func (s *scratch) windowRuns(b *Prepared, u int, ca *cylinder, r runs) {
+	// cylinderSim written out, with a's words held in locals, and the
+	// ranking folded in. Branchless ranking: top holds the rowTopK
+	// smallest keys so far, ascending, padded with MaxUint64 (no key is
+	// that large: sim > 0).
+	a0, a1, a2, a3, a4, a5 := ca.val[0][0], ca.val[1][0], ca.val[2][0], ca.val[3][0], ca.val[4][0], ca.val[5][0]
+	ma, aFull, aPop := ca.mask[0], ca.full, int(ca.pop)
+	ac0, ac1, ac2 := ca.cnt[0], ca.cnt[1], ca.cnt[2]
+	t0, t1, t2, t3, t4, t5 := uint64(math.MaxUint64), uint64(math.MaxUint64), uint64(math.MaxUint64), uint64(math.MaxUint64), uint64(math.MaxUint64), uint64(math.MaxUint64)
+	nk := 0
+	hi := uint64(u) << 16
+	for run := 0; run < 4; run += 2 {
+		v0, v1 := r[run], r[run+1]
+		cyls := b.cyls[v0:v1]
+		for v := range cyls {
+			cb := &cyls[v]
+			pa, pb := aPop, int(cb.pop)
+			// The common valid cells: when one disc is full, the other's
+			// valid cells, at least minVC of the disc, more than
+			// minCommonCells (TestMinCommonCells); counted only when
+			// neither is full.
+			if !cb.full {
+				mb := cb.mask[0]
+				if !aFull && bits.OnesCount64(ma&mb) < minCommonCells {
+					continue
+				}
+				pa = bits.OnesCount64(ac0&mb) + 2*bits.OnesCount64(ac1&mb) + 4*bits.OnesCount64(ac2&mb)
+			}
+			if !aFull {
+				pb = bits.OnesCount64(cb.cnt[0]&ma) + 2*bits.OnesCount64(cb.cnt[1]&ma) + 4*bits.OnesCount64(cb.cnt[2]&ma)
+			}
+			if pa+pb == 0 {
+				continue
+			}
+			pab := bits.OnesCount64(a0&cb.val[0][0]) + bits.OnesCount64(a1&cb.val[1][0]) + bits.OnesCount64(a2&cb.val[2][0]) +
+				bits.OnesCount64(a3&cb.val[3][0]) + bits.OnesCount64(a4&cb.val[4][0]) + bits.OnesCount64(a5&cb.val[5][0])
+			sim := 1 - sqrtTable[pa+pb-2*pab]/(sqrtTable[pa]+sqrtTable[pb])
+			if sim <= 0 {
+				continue
+			}
+			k := uint64(math.MaxUint32-math.Float32bits(sim))<<32 | hi | uint64(v0+v)
+			nk++
+			t5 = min(t5, max(t4, k))
+			t4 = min(t4, max(t3, k))
+			t3 = min(t3, max(t2, k))
+			t2 = min(t2, max(t1, k))
+			t1 = min(t1, max(t0, k))
+			t0 = min(t0, k)
+		}
+	}
+	top := [rowTopK]uint64{t0, t1, t2, t3, t4, t5}
+	s.keys = append(s.keys, top[:min(nk, rowTopK)]...)
 }
 
 // selectPairs appends to s.sel the nr best pairs, one to one, taking the

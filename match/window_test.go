@@ -3,6 +3,7 @@ package match
 import (
 	"cmp"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -24,7 +25,12 @@ func TestWindowMatchesReference(t *testing.T) {
 	checked := 0
 	for _, a := range views {
 		for _, b := range views {
+			var sw sweep
 			for u := range a.cyls {
+				lo, hi := a.ang[u]-maxDTheta, a.ang[u]+maxDTheta
+				if got, want := sw.runs(b.ang, lo, hi), binaryRuns(b.ang, lo, hi); got != want {
+					t.Fatalf("u=%d: sweep runs %v, binary search %v", u, got, want)
+				}
 				s.keys = s.keys[:0]
 				s.window(a, b, u, &a.cyls[u], a.ang[u]-maxDTheta, a.ang[u]+maxDTheta)
 				type cand struct {
@@ -61,5 +67,39 @@ func TestWindowMatchesReference(t *testing.T) {
 	}
 	if checked < 100 {
 		t.Fatalf("only %d rows checked", checked)
+	}
+}
+
+// TestMinCommonCells checks what window relies on to skip counting the
+// common valid cells when one of the two discs is full: every cylinder
+// kept has more valid cells than two cylinders need in common.
+func TestMinCommonCells(t *testing.T) {
+	if kept := int(math.Ceil(minVC * float64(cellsInDisc))); kept < minCommonCells {
+		t.Fatalf("a cylinder may have %d valid cells, fewer than minCommonCells = %d", kept, minCommonCells)
+	}
+}
+
+// TestCellCounts checks the bit-sliced section counts of cylinders against
+// their values: for any set of cells, the count is the number of bits.
+func TestCellCounts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	n := 0
+	for _, tp := range realTemplates(t) {
+		for _, c := range prep(t, tp, 0).cyls {
+			for range 8 {
+				m := rng.Uint64()
+				want := 0
+				for k := range cylND {
+					want += bits.OnesCount64(c.val[k][0] & m)
+				}
+				if got := bits.OnesCount64(c.cnt[0]&m) + 2*bits.OnesCount64(c.cnt[1]&m) + 4*bits.OnesCount64(c.cnt[2]&m); got != want {
+					t.Fatalf("counts give %d bits, want %d", got, want)
+				}
+				n++
+			}
+		}
+	}
+	if n < 100 {
+		t.Fatalf("only %d cases", n)
 	}
 }
