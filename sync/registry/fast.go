@@ -245,6 +245,9 @@ func envelopeFast(kind string, data []byte, sig *[ed25519.SignatureSize]byte) (b
 		return nil, "", false
 	}
 	copy(sig[:], buf[:ed25519.SignatureSize])
+	if s.i >= len(data) { // nothing after the body's member name
+		return nil, "", false
+	}
 	body = data[s.i : len(data)-1]
 	if len(body) < 2 || body[0] != '{' || body[len(body)-1] != '}' || data[len(data)-1] != '}' {
 		return nil, "", false
