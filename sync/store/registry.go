@@ -69,6 +69,23 @@ func (s *Store) ApplyBatch(ctx context.Context, b *registry.Batch) error {
 		}
 	}
 
+	err := s.applyBatch(ctx, b, sealed, true)
+	if errors.Is(err, errPerRecord) {
+		// The multi-row statements refused a chunk (a replay, a
+		// constraint): apply record by record, which names the culprit.
+		err = s.applyBatch(ctx, b, sealed, false)
+	}
+	return err
+}
+
+// errPerRecord makes ApplyBatch redo a batch record by record.
+var errPerRecord = errors.New("store: batch refused by the multi-row statements")
+
+// applyBatch is ApplyBatch's transaction. With chunked, records go in chunks
+// of upsertChunk through multi-row statements (upsertChunk), when that is
+// equivalent to applying them one by one; any error there returns
+// errPerRecord, having applied nothing.
+func (s *Store) applyBatch(ctx context.Context, b *registry.Batch, sealed [][][]byte, chunked bool) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin registry transaction: %w", err)
@@ -117,15 +134,24 @@ func (s *Store) ApplyBatch(ctx context.Context, b *registry.Batch) error {
 		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM user_tombstones)`).Scan(&stmts.haveTombstones); err != nil {
 			return fmt.Errorf("store: read tombstones: %w", err)
 		}
-		for i, r := range b.Records {
-			if err := stmts.upsert(ctx, r, sealed[i]); err != nil {
-				if errors.Is(err, registry.ErrReplay) {
-					return fmt.Errorf("store: apply registry revision %d: user %q: %w", b.Revision, r.UserID, err)
+		// Chunks are equivalent to one record at a time when no user
+		// appears twice (a second version is checked against the first)
+		// and there are no tombstones to check.
+		if chunked && !stmts.haveTombstones && distinctUsers(b.Records) {
+			rows := &rowStmts{tx: tx, stmts: map[rowStmtKey]*sql.Stmt{}}
+			defer rows.close()
+			for i := 0; i < len(b.Records); i += upsertChunk {
+				j := min(i+upsertChunk, len(b.Records))
+				if err := rows.upsertChunk(ctx, b.Records[i:j], sealed[i:j]); err != nil {
+					if ctx.Err() != nil {
+						return ctx.Err()
+					}
+					return errPerRecord
 				}
-				if isConstraint(err) {
-					return fmt.Errorf("store: apply registry revision %d: user %q: %w: %v", b.Revision, r.UserID, registry.ErrInvalid, err)
-				}
-				return fmt.Errorf("store: apply registry revision %d: user %q: %w", b.Revision, r.UserID, err)
+			}
+		} else {
+			if err := stmts.upsertEach(ctx, b, sealed); err != nil {
+				return err
 			}
 		}
 	}
@@ -143,6 +169,22 @@ func (s *Store) ApplyBatch(ctx context.Context, b *registry.Batch) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: commit registry revision %d: %w", b.Revision, err)
+	}
+	return nil
+}
+
+// upsertEach upserts b's records one at a time.
+func (st *upsertStmts) upsertEach(ctx context.Context, b *registry.Batch, sealed [][][]byte) error {
+	for i, r := range b.Records {
+		if err := st.upsert(ctx, r, sealed[i]); err != nil {
+			if errors.Is(err, registry.ErrReplay) {
+				return fmt.Errorf("store: apply registry revision %d: user %q: %w", b.Revision, r.UserID, err)
+			}
+			if isConstraint(err) {
+				return fmt.Errorf("store: apply registry revision %d: user %q: %w: %v", b.Revision, r.UserID, registry.ErrInvalid, err)
+			}
+			return fmt.Errorf("store: apply registry revision %d: user %q: %w", b.Revision, r.UserID, err)
+		}
 	}
 	return nil
 }
