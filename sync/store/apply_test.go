@@ -17,8 +17,20 @@ import (
 // registry measures it end to end: a registry of 50,000 users (one card, an
 // ED window and 2 templates of 300 bytes each), updated in batches of 2,000
 // records (the watcher's default batch), each a newer version of an existing
-// user.
+// user. "same-templates" changes the record but not its cards or templates
+// (a status, an ED window: most of HQ's changes, and gatebench's deltas);
+// "new-templates" re-enrols every user (new template data).
 func BenchmarkApplyUpdates(b *testing.B) {
+	for _, newTemplates := range []bool{false, true} {
+		name := "same-templates"
+		if newTemplates {
+			name = "new-templates"
+		}
+		b.Run(name, func(b *testing.B) { benchmarkApplyUpdates(b, newTemplates) })
+	}
+}
+
+func benchmarkApplyUpdates(b *testing.B, newTemplates bool) {
 	s, _ := openTest(b)
 	ctx := context.Background()
 	const users, batch = 50_000, 2_000
@@ -26,18 +38,23 @@ func BenchmarkApplyUpdates(b *testing.B) {
 	for i := range tmpl {
 		tmpl[i] = byte(i * 7)
 	}
-	mk := func(i int, at time.Time) *registry.Record {
+	mk := func(i int, at time.Time, round int) *registry.Record {
 		r := rec(fmt.Sprintf("U%08d", i), card(fmt.Sprintf("9%011d", i), registry.CardActive, "2025-01-10"))
 		r.Templates[0].Data, r.Templates[1].Data = tmpl, tmpl
+		if newTemplates && round > 0 {
+			d := append([]byte(nil), tmpl...)
+			d[0], d[1] = byte(round), byte(round>>8)
+			r.Templates[0].Data, r.Templates[1].Data = d, d
+		}
 		r.Updated = at
 		return r
 	}
 	rev := uint64(0)
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	apply := func(from int, at time.Time) {
+	apply := func(from int, at time.Time, round int) {
 		recs := make([]*registry.Record, 0, batch)
 		for i := from; i < from+batch; i++ {
-			recs = append(recs, mk(i%users, at))
+			recs = append(recs, mk(i%users, at, round))
 		}
 		rev++
 		if err := s.ApplyRegistry(ctx, recs, rev, nil); err != nil {
@@ -45,13 +62,13 @@ func BenchmarkApplyUpdates(b *testing.B) {
 		}
 	}
 	for i := 0; i < users; i += batch {
-		apply(i, base)
+		apply(i, base, 0)
 	}
 	cpu0 := cpuTime()
 	b.ResetTimer()
 	n := 0
 	for i := 0; b.Loop(); i++ {
-		apply((i*batch)%users, base.Add(time.Duration(i+1)*time.Second))
+		apply((i*batch)%users, base.Add(time.Duration(i+1)*time.Second), i+1)
 		n += batch
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/record")
@@ -118,6 +135,7 @@ func TestApplyChunkedSameAsOneByOne(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	rev := uint64(0)
+	last := map[int]*registry.Record{}
 	for round := 0; round < 40; round++ {
 		n := 1 + rng.IntN(150)
 		perm := rng.Perm(200)[:n] // distinct users, as the watcher's batches have
@@ -131,19 +149,42 @@ func TestApplyChunkedSameAsOneByOne(t *testing.T) {
 			}
 			r := rec(fmt.Sprintf("U%05d", u), cards...)
 			r.Templates = r.Templates[:rng.IntN(3)]
+			if len(r.Templates) > 0 && rng.IntN(3) == 0 {
+				r.Templates[0].Data = fmt.Appendf(nil, "re-enrolled %d", rng.IntN(3))
+			}
+			if prev := last[u]; prev != nil && rng.IntN(2) == 0 {
+				// The same cards and templates, another status: most of HQ's changes.
+				r.Cards, r.Templates = prev.Cards, prev.Templates
+				r.Status = []registry.Status{registry.StatusActive, registry.StatusRevoked}[rng.IntN(2)]
+			}
 			if rng.IntN(4) == 0 {
 				r.ED = nil
 			}
 			r.Updated = at
+			last[u] = r
 			recs = append(recs, r)
 		}
 		rev++
 		if err := chunked.ApplyRegistry(ctx, recs, rev, nil); err != nil {
 			t.Fatal(err)
 		}
-		for _, r := range recs {
-			if err := single.ApplyRegistry(ctx, []*registry.Record{r}, rev, nil); err != nil {
+		for _, r := range recs { // the one-record-at-a-time statements
+			one := []*registry.Record{r}
+			if err := single.applyBatch(ctx, &registry.Batch{Records: one, Revision: rev}, single.sealTemplates(one)); err != nil {
 				t.Fatal(err)
+			}
+		}
+		if round%10 == 5 { // HQ deletes a few users: tombstones
+			var del []string
+			for _, u := range rng.Perm(200)[:5] {
+				del = append(del, fmt.Sprintf("U%05d", u))
+				delete(last, u)
+			}
+			rev++
+			for _, s := range []*Store{chunked, single} {
+				if err := s.ApplyBatch(ctx, &registry.Batch{Deleted: del, Revision: rev}); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
 	}

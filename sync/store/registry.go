@@ -62,16 +62,18 @@ func (s *Store) ApplyBatch(ctx context.Context, b *registry.Batch) error {
 			return fmt.Errorf("store: apply registry revision %d: delete user %q: %w: %v", b.Revision, id, registry.ErrInvalid, err)
 		}
 	}
-	// Seal outside the transaction: the writer lock is held for less time.
-	sealed := s.sealTemplates(b.Records)
-
-	err := s.applyBatch(ctx, b, sealed, true)
-	if errors.Is(err, errPerRecord) {
+	// Chunks of records through multi-row statements (registry_rows.go)
+	// when that is equivalent to one record at a time: no user twice.
+	if distinctUsers(b.Records) {
+		err := s.applyBatch(ctx, b, nil)
+		if !errors.Is(err, errPerRecord) {
+			return err
+		}
 		// The multi-row statements refused a chunk (a replay, a
 		// constraint): apply record by record, which names the culprit.
-		err = s.applyBatch(ctx, b, sealed, false)
 	}
-	return err
+	// Seal outside the transaction: the writer lock is held for less time.
+	return s.applyBatch(ctx, b, s.sealTemplates(b.Records))
 }
 
 // sealTemplates seals the templates of recs (sealed[i][j] is recs[i]'s
@@ -109,11 +111,12 @@ func (s *Store) sealTemplates(recs []*registry.Record) [][][]byte {
 // errPerRecord makes ApplyBatch redo a batch record by record.
 var errPerRecord = errors.New("store: batch refused by the multi-row statements")
 
-// applyBatch is ApplyBatch's transaction. With chunked, records go in chunks
-// of upsertChunk through multi-row statements (upsertChunk), when that is
-// equivalent to applying them one by one; any error there returns
-// errPerRecord, having applied nothing.
-func (s *Store) applyBatch(ctx context.Context, b *registry.Batch, sealed [][][]byte, chunked bool) error {
+// applyBatch is ApplyBatch's transaction. With sealed nil, records go in
+// chunks of upsertChunk through multi-row statements (upsertChunk), which
+// seal the templates they write; any error there returns errPerRecord,
+// having applied nothing. Otherwise they go one at a time with the
+// templates sealed[i].
+func (s *Store) applyBatch(ctx context.Context, b *registry.Batch, sealed [][][]byte) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin registry transaction: %w", err)
@@ -172,18 +175,15 @@ func (s *Store) applyBatch(ctx context.Context, b *registry.Batch, sealed [][][]
 		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM user_tombstones)`).Scan(&stmts.haveTombstones); err != nil {
 			return fmt.Errorf("store: read tombstones: %w", err)
 		}
-		// Chunks are equivalent to one record at a time when no user
-		// appears twice (a second version is checked against the first)
-		// and there are no tombstones to check.
-		if chunked && !stmts.haveTombstones && distinctUsers(b.Records) {
-			rows := &rowStmts{tx: tx, stmts: map[rowStmtKey]*sql.Stmt{}}
+		if sealed == nil {
+			rows := &rowStmts{st: s, tx: tx, stmts: map[rowStmtKey]*sql.Stmt{}, haveTombstones: stmts.haveTombstones}
 			defer rows.close()
 			for i := 0; i < len(b.Records); i += upsertChunk {
 				if err := done.Err(); err != nil {
 					return err
 				}
 				j := min(i+upsertChunk, len(b.Records))
-				if err := rows.upsertChunk(ctx, b.Records[i:j], sealed[i:j]); err != nil {
+				if err := rows.upsertChunk(ctx, b.Records[i:j]); err != nil {
 					if err := done.Err(); err != nil {
 						return err
 					}
