@@ -156,6 +156,10 @@ func TestApplyChunkedSameAsOneByOne(t *testing.T) {
 				// The same cards and templates, another status: most of HQ's changes.
 				r.Cards, r.Templates = prev.Cards, prev.Templates
 				r.Status = []registry.Status{registry.StatusActive, registry.StatusRevoked}[rng.IntN(2)]
+				if rng.IntN(3) == 0 { // a card reported lost, or found again
+					r.Cards = append([]registry.Card(nil), prev.Cards...)
+					r.Cards[0].Status = []registry.CardStatus{registry.CardActive, registry.CardLost}[rng.IntN(2)]
+				}
 			}
 			if rng.IntN(4) == 0 {
 				r.ED = nil

@@ -57,16 +57,15 @@ type rowStmtKey struct {
 
 // Statement kinds.
 const (
-	rowUsers           = 'u' // upsert users
-	rowCards           = 'c' // insert cards
-	rowTemplates       = 't' // insert templates
-	rowDelCards        = 'C' // delete the cards of users
-	rowDelTemplates    = 'T' // delete the templates of users
-	rowReadCards       = 'r' // read the cards of users
-	rowReadTemplates   = 's' // read the templates of users
-	rowReadTombstones  = 'b' // read the tombstones of users
-	rowDelTombstones   = 'B' // delete the tombstones of users
-	readColumnsPerCard = 5
+	rowUsers          = 'u' // upsert users
+	rowCards          = 'c' // insert cards
+	rowTemplates      = 't' // insert templates
+	rowDelCards       = 'C' // delete the cards of users
+	rowDelTemplates   = 'T' // delete the templates of users
+	rowReadCards      = 'r' // read the cards of users
+	rowReadTemplates  = 's' // read the templates of users
+	rowReadTombstones = 'b' // read the tombstones of users
+	rowDelTombstones  = 'B' // delete the tombstones of users
 )
 
 // rowStmts prepares multi-row statements once per shape within a
@@ -172,16 +171,6 @@ func (rs *rowStmts) userArgs(recs []*registry.Record, pick func(i int) bool) int
 
 func all(int) bool { return true }
 
-// storedCard is a cards row as stored.
-type storedCard struct{ number, status, issued, expires string }
-
-// storedTemplate is a templates row as stored.
-type storedTemplate struct {
-	finger int
-	format string
-	sealed []byte
-}
-
 // upsertChunk applies recs (distinct users) as described above. Any error
 // means the chunk cannot be applied this way; the caller rolls back. Errors
 // may contain card numbers: they are never returned from ApplyBatch.
@@ -241,22 +230,40 @@ func (rs *rowStmts) upsertChunk(ctx context.Context, recs []*registry.Record) er
 		return fmt.Errorf("%d of %d user rows written: a replay", written, n)
 	}
 
-	// What is stored for these users.
-	cards := make([][]storedCard, n)
-	templates := make([][]storedTemplate, n)
+	// What is stored for these users, compared with the records as it is
+	// read (sql.RawBytes: no copies).
+	listed := make(map[string]int, n)
+	for _, r := range recs {
+		for _, c := range r.Cards {
+			listed[c.Number]++
+		}
+	}
+	cardsSame := make([]int, n)     // stored cards equal to one of the record's
+	cardsStored := make([]int, n)   // stored cards
+	templatesSame := make([]int, n) // stored templates that decrypt to one of the record's
+	templatesStored := make([]int, n)
 	rs.userArgs(recs, all)
 	rows, err := rs.query(ctx, rowReadCards, n)
 	if err != nil {
 		return err
 	}
+	var uid, number, status, issued, expires, format, sealed sql.RawBytes
+	var finger int
 	for rows.Next() {
-		var uid string
-		var c storedCard
-		if err := rows.Scan(&uid, &c.number, &c.status, &c.issued, &c.expires); err != nil {
+		if err := rows.Scan(&uid, &number, &status, &issued, &expires); err != nil {
 			rows.Close()
 			return err
 		}
-		cards[index[uid]] = append(cards[index[uid]], c)
+		i := index[string(uid)]
+		cardsStored[i]++
+		for _, c := range recs[i].Cards {
+			if string(number) == c.Number {
+				if string(status) == string(c.Status) && string(issued) == c.Issued.String() && string(expires) == c.Expires.String() {
+					cardsSame[i]++
+				}
+				break
+			}
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -265,32 +272,43 @@ func (rs *rowStmts) upsertChunk(ctx context.Context, recs []*registry.Record) er
 	if rows, err = rs.query(ctx, rowReadTemplates, n); err != nil {
 		return err
 	}
+	var plain []byte
 	for rows.Next() {
-		var uid string
-		var t storedTemplate
-		if err := rows.Scan(&uid, &t.finger, &t.format, &t.sealed); err != nil {
+		if err := rows.Scan(&uid, &finger, &format, &sealed); err != nil {
 			rows.Close()
 			return err
 		}
-		templates[index[uid]] = append(templates[index[uid]], t)
+		i := index[string(uid)]
+		templatesStored[i]++
+		for _, t := range recs[i].Templates {
+			if t.Finger == finger && string(format) == t.Format {
+				var err error
+				plain, err = rs.st.openTo(plain[:0], sealed, templateAAD(recs[i].UserID, t.Finger, t.Format))
+				if err == nil && bytes.Equal(plain, t.Data) {
+					templatesSame[i]++
+				}
+				break
+			}
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return err
 	}
 
-	// Which users' cards and templates change.
-	listed := make(map[string]int, n)
-	for _, r := range recs {
-		for _, c := range r.Cards {
-			listed[c.Number]++
-		}
-	}
+	// A user's cards are unchanged if the stored rows are exactly the
+	// record's and no other record of the chunk lists one of them; its
+	// templates if the stored ones decrypt to exactly the record's.
 	cardsChange := make([]bool, n)
 	templatesChange := make([]bool, n)
 	for i, r := range recs {
-		cardsChange[i] = !sameCards(r.Cards, cards[i], listed)
-		templatesChange[i] = !rs.st.sameTemplates(r, templates[i])
+		cardsChange[i] = cardsStored[i] != len(r.Cards) || cardsSame[i] != len(r.Cards)
+		for _, c := range r.Cards {
+			if listed[c.Number] != 1 {
+				cardsChange[i] = true
+			}
+		}
+		templatesChange[i] = templatesStored[i] != len(r.Templates) || templatesSame[i] != len(r.Templates)
 	}
 
 	if k := rs.userArgs(recs, func(i int) bool { return cardsChange[i] }); k > 0 {
@@ -338,53 +356,6 @@ func (rs *rowStmts) upsertChunk(ctx context.Context, recs []*registry.Record) er
 		}
 	}
 	return nil
-}
-
-// sameCards reports whether the stored cards of a user are exactly want
-// and none of them is listed by another record of the chunk (listed counts
-// the chunk's listings of each number).
-func sameCards(want []registry.Card, stored []storedCard, listed map[string]int) bool {
-	if len(want) != len(stored) {
-		return false
-	}
-	for _, c := range want {
-		if listed[c.Number] != 1 {
-			return false
-		}
-		found := false
-		for _, s := range stored {
-			if s.number == c.Number {
-				found = s.status == string(c.Status) && s.issued == c.Issued.String() && s.expires == c.Expires.String()
-				break
-			}
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
-}
-
-// sameTemplates reports whether stored (a user's sealed templates) decrypt
-// to exactly r's templates.
-func (s *Store) sameTemplates(r *registry.Record, stored []storedTemplate) bool {
-	if len(r.Templates) != len(stored) {
-		return false
-	}
-	for _, t := range r.Templates {
-		found := false
-		for _, st := range stored {
-			if st.finger == t.Finger && st.format == t.Format {
-				plain, err := s.open(st.sealed, templateAAD(r.UserID, t.Finger, t.Format))
-				found = err == nil && bytes.Equal(plain, t.Data)
-				break
-			}
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
 }
 
 // distinctUsers reports whether no user id appears twice in recs.

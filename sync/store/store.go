@@ -211,12 +211,15 @@ func (s *Store) seal(plain, aad []byte) []byte {
 	return s.aead.Seal(nonce, nonce, plain, aad)
 }
 
-func (s *Store) open(sealed, aad []byte) ([]byte, error) {
+func (s *Store) open(sealed, aad []byte) ([]byte, error) { return s.openTo(nil, sealed, aad) }
+
+// openTo is open appending the plaintext to dst.
+func (s *Store) openTo(dst, sealed, aad []byte) ([]byte, error) {
 	n := s.aead.NonceSize()
 	if len(sealed) < n+s.aead.Overhead() {
 		return nil, ErrTemplateKey
 	}
-	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], aad)
+	plain, err := s.aead.Open(dst, sealed[:n], sealed[n:], aad)
 	if err != nil {
 		return nil, ErrTemplateKey
 	}
