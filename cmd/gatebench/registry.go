@@ -53,12 +53,12 @@ type RegistryResult struct {
 	// changes are), verified and applied the same way: single_deltas of them.
 	SingleDeltas            int     `json:"single_deltas"`
 	ApplySingleSignedPerSec float64 `json:"apply_single_signed_per_sec"`
-	Revocations      int     `json:"revocations"`
-	RevocationP50MS  float64 `json:"revocation_p50_ms"` // HQ put -> applied in the gate's store, through hub and leaf
-	RevocationP99MS  float64 `json:"revocation_p99_ms"`
-	LookupMeanMS     float64 `json:"lookup_mean_ms"`
-	LookupP99MS      float64 `json:"lookup_p99_ms"`
-	ProcessRSSMB     float64 `json:"process_rss_mb"` // this whole process: HQ, leaf and gate (gated alone is less)
+	Revocations             int     `json:"revocations"`
+	RevocationP50MS         float64 `json:"revocation_p50_ms"` // HQ put -> applied in the gate's store, through hub and leaf
+	RevocationP99MS         float64 `json:"revocation_p99_ms"`
+	LookupMeanMS            float64 `json:"lookup_mean_ms"`
+	LookupP99MS             float64 `json:"lookup_p99_ms"`
+	ProcessRSSMB            float64 `json:"process_rss_mb"` // this whole process: HQ, leaf and gate (gated alone is less)
 	// The gate alone, in a child process (see gateChild): the store at full size, a registry
 	// watcher through the leaf applying gate_child_changes deltas, then lookups.
 	GatedRSSMB      float64 `json:"gated_rss_mb"`       // the child's VmRSS at the end
