@@ -354,9 +354,13 @@ func TestWatcherBatchSigned(t *testing.T) {
 		{registry.Key(userN(3)), bytes.Replace(genuine[0], []byte(`"revoked"`), []byte(`"active"`), 1)}, // altered
 		{registry.Key(userN(4)), mixed}, // a path from another batch
 	} {
-		if _, err := e.kv.Put(ctx, kv.key, kv.val); err != nil {
+		// One at a time: the bucket keeps one value a key, so a later put of
+		// user 4 could replace the mixed value before the watcher reads it.
+		rev, err := e.kv.Put(ctx, kv.key, kv.val)
+		if err != nil {
 			t.Fatal(err)
 		}
+		waitFor(t, "the watcher at the entry just put", func() bool { return w.Stats().Revision >= rev })
 	}
 	last, err := e.kv.Put(ctx, registry.Key(userN(4)), genuine[1])
 	if err != nil {
