@@ -252,3 +252,35 @@ func TestTemplateAADUnchanged(t *testing.T) {
 		}
 	}
 }
+
+// A chunk of records at every limit (32 cards, 20 templates each) fits one
+// set of multi-row statements (SQLite's parameter limit), rather than
+// falling back to one record at a time.
+func TestApplyChunkOfLargestRecords(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	var recs []*registry.Record
+	for i := 0; i < upsertChunk; i++ {
+		var cards []registry.Card
+		for c := 0; c < registry.MaxCards; c++ {
+			cards = append(cards, card(fmt.Sprintf("8%03d%03d", i, c), registry.CardSuperseded, "2025-01-10"))
+		}
+		r := rec(fmt.Sprintf("U%05d", i), cards...)
+		r.Templates = nil
+		for f := 0; f <= registry.MaxFinger; f++ {
+			for _, format := range []string{registry.FormatISO19794_2_2005, registry.FormatANSI378_2004} {
+				if len(r.Templates) < registry.MaxTemplates {
+					r.Templates = append(r.Templates, registry.Template{Finger: f, Format: format, Data: []byte{byte(i), byte(f)}})
+				}
+			}
+		}
+		r.Updated = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		recs = append(recs, r)
+	}
+	if err := s.applyBatch(ctx, &registry.Batch{Records: recs, Revision: 1}, nil); err != nil {
+		t.Fatalf("chunked apply of %d records at the limits: %v", len(recs), err)
+	}
+	if users, cards, err := s.Counts(ctx); err != nil || users != upsertChunk || cards != upsertChunk*registry.MaxCards {
+		t.Fatalf("counts %d users %d cards, %v", users, cards, err)
+	}
+}
