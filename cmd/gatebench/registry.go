@@ -48,13 +48,17 @@ type RegistryResult struct {
 	ReadyS           float64 `json:"ready_s"`                 // gate: empty store to caught up (bootstrap + the deltas since the snapshot)
 	DBMB             float64 `json:"db_mb"`                   // gate.db (+ WAL) after bootstrap
 	Deltas           int     `json:"deltas"`
-	ApplyPerSec      float64 `json:"apply_per_sec"` // signed deltas verified and applied at the gate, through the leaf
-	Revocations      int     `json:"revocations"`
-	RevocationP50MS  float64 `json:"revocation_p50_ms"` // HQ put -> applied in the gate's store, through hub and leaf
-	RevocationP99MS  float64 `json:"revocation_p99_ms"`
-	LookupMeanMS     float64 `json:"lookup_mean_ms"`
-	LookupP99MS      float64 `json:"lookup_p99_ms"`
-	ProcessRSSMB     float64 `json:"process_rss_mb"` // this whole process: HQ, leaf and gate (gated alone is less)
+	ApplyPerSec      float64 `json:"apply_per_sec"` // batch-signed deltas (HQ's bulk path) verified and applied at the gate, through the leaf
+	// Individually signed deltas (one Ed25519 signature each, as revocations and other single
+	// changes are), verified and applied the same way: single_deltas of them.
+	SingleDeltas            int     `json:"single_deltas"`
+	ApplySingleSignedPerSec float64 `json:"apply_single_signed_per_sec"`
+	Revocations             int     `json:"revocations"`
+	RevocationP50MS         float64 `json:"revocation_p50_ms"` // HQ put -> applied in the gate's store, through hub and leaf
+	RevocationP99MS         float64 `json:"revocation_p99_ms"`
+	LookupMeanMS            float64 `json:"lookup_mean_ms"`
+	LookupP99MS             float64 `json:"lookup_p99_ms"`
+	ProcessRSSMB            float64 `json:"process_rss_mb"` // this whole process: HQ, leaf and gate (gated alone is less)
 	// The real gated (the binary next to gatebench, or -gated) on the gate's database after
 	// everything above: its whole lane on simulated devices, connected through the leaf with its
 	// NKey, gated_cards cards looked up through its card reader.
@@ -79,7 +83,8 @@ type RegistryResult struct {
 func registryBench(ctx context.Context, args []string) (any, error) {
 	fs := newFlags("registry")
 	users := fs.Int("users", 1_000_000, "registered users (2 enrolled fingers each)")
-	deltas := fs.Int("deltas", 20_000, "changed records applied for the delta rate")
+	deltas := fs.Int("deltas", 20_000, "changed records applied for the delta rate (batch-signed)")
+	singleDeltas := fs.Int("single-deltas", -1, "changed records applied for the individually signed delta rate (default: -deltas)")
 	revocations := fs.Int("revocations", 200, "revocations timed HQ -> gate")
 	lookups := fs.Int("lookups", 20_000, "card lookups timed")
 	cutChanges := fs.Int("cut-changes", 10_000, "changes HQ makes while the airport link is cut")
@@ -108,7 +113,11 @@ func registryBench(ctx context.Context, args []string) (any, error) {
 		}
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	res := RegistryResult{Bench: "registry", Users: *users, TemplatesPerUser: 2, Deltas: *deltas, Revocations: *revocations, Machine: machine()}
+	if *singleDeltas < 0 {
+		*singleDeltas = *deltas
+	}
+	res := RegistryResult{Bench: "registry", Users: *users, TemplatesPerUser: 2, Deltas: *deltas, SingleDeltas: *singleDeltas,
+		Revocations: *revocations, Machine: machine()}
 
 	hq, err := devhq.Start(ctx, devhq.Options{Dir: filepath.Join(dir, "hq"), Port: -1, LeafPort: -1, ClockEvery: time.Second, Logger: quiet})
 	if err != nil {
@@ -126,10 +135,10 @@ func registryBench(ctx context.Context, args []string) (any, error) {
 	}
 	defer leaf.Close()
 
-	// HQ: sign and put every record, on all cores, with async publishes.
+	// HQ: sign (in batches) and put every record, on all cores, with async publishes.
 	say("populating %d users", *users)
 	start := time.Now()
-	if err := populate(ctx, hq, 0, *users, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+	if err := populate(ctx, hq, 0, *users, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), true); err != nil {
 		return nil, err
 	}
 	res.PopulateS = time.Since(start).Seconds()
@@ -148,7 +157,7 @@ func registryBench(ctx context.Context, args []string) (any, error) {
 	res.SnapshotMB = float64(m.Size) / (1 << 20)
 
 	// Changes after the snapshot, which the gate gets as deltas.
-	if err := populate(ctx, hq, 0, min(1000, *users), time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+	if err := populate(ctx, hq, 0, min(1000, *users), time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), true); err != nil {
 		return nil, err
 	}
 
@@ -199,8 +208,27 @@ func registryBench(ctx context.Context, args []string) (any, error) {
 	stopW()
 
 	// Delta apply rate: changes made while the gate's watcher is stopped, then applied.
-	say("delta rate: %d changes", *deltas)
-	if err := populate(ctx, hq, 0, min(*deltas, *users), time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+	// First individually signed changes, then batch-signed ones (HQ's bulk path).
+	if *singleDeltas > 0 {
+		say("delta rate, individually signed: %d changes", *singleDeltas)
+		if err := populate(ctx, hq, 0, min(*singleDeltas, *users), time.Date(2026, 2, 15, 0, 0, 0, 0, time.UTC), false); err != nil {
+			return nil, err
+		}
+		last, err := lastRevision(ctx, hq.KV)
+		if err != nil {
+			return nil, err
+		}
+		w = registry.NewWatcher(gkv, st, registry.WatcherOptions{Verifier: v, JS: gjs, BatchSize: 2000, BatchDelay: 5 * time.Millisecond, Logger: quiet})
+		start = time.Now()
+		stopW = runWatcher(ctx, w)
+		if err := regWaitUntil(ctx, 10*time.Minute, func() bool { return w.Stats().Revision >= last }); err != nil {
+			return nil, fmt.Errorf("delta apply (individually signed): %w", err)
+		}
+		res.ApplySingleSignedPerSec = float64(w.Stats().Applied) / time.Since(start).Seconds()
+		stopW()
+	}
+	say("delta rate, batch-signed: %d changes", *deltas)
+	if err := populate(ctx, hq, 0, min(*deltas, *users), time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), true); err != nil {
 		return nil, err
 	}
 	last, err := lastRevision(ctx, hq.KV)
@@ -274,7 +302,7 @@ func registryBench(ctx context.Context, args []string) (any, error) {
 		before := w.Stats().Applied
 		proxy.Cut()
 		t0 := time.Now()
-		if err := populate(ctx, hq, 0, min(*cutChanges, *users), time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+		if err := populate(ctx, hq, 0, min(*cutChanges, *users), time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC), true); err != nil {
 			return nil, err
 		}
 		res.ChangesSent = min(*cutChanges, *users)
@@ -308,7 +336,7 @@ func registryBench(ctx context.Context, args []string) (any, error) {
 		say("gate memory in a child process")
 		stopW()
 		res.GateChildChange = min(2000, *users)
-		if err := populate(ctx, hq, 0, res.GateChildChange, time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+		if err := populate(ctx, hq, 0, res.GateChildChange, time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), true); err != nil {
 			return nil, err
 		}
 		last, err := lastRevision(ctx, hq.KV)
@@ -472,7 +500,9 @@ func benchRecord(i int, base time.Time) *registry.Record {
 }
 
 // populate signs and puts users [from, to) with JetStream async publishes on every core.
-func populate(ctx context.Context, hq *devhq.HQ, from, to int, base time.Time) error {
+// batched signs registry.DefaultSignBatch records at a time under one signature (SignBatch,
+// as hqctl registry import does); otherwise each record is signed on its own (SignRecord).
+func populate(ctx context.Context, hq *devhq.HQ, from, to int, base time.Time, batched bool) error {
 	workers := max(runtime.GOMAXPROCS(0), 2)
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
@@ -485,15 +515,34 @@ func populate(ctx context.Context, hq *devhq.HQ, from, to int, base time.Time) e
 				errs <- err
 				return
 			}
-			for i := from + wk; i < to; i += workers {
-				val, err := hq.Signer.SignRecord(benchRecord(i, base))
+			chunk := 1
+			if batched {
+				chunk = registry.DefaultSignBatch
+			}
+			var recs []*registry.Record
+			for i := from + wk; i < to; i += workers * chunk {
+				recs = recs[:0]
+				for j := i; j < to && j < i+workers*chunk; j += workers {
+					recs = append(recs, benchRecord(j, base))
+				}
+				var vals [][]byte
+				var err error
+				if batched {
+					vals, err = hq.Signer.SignBatch(recs)
+				} else {
+					var val []byte
+					val, err = hq.Signer.SignRecord(recs[0])
+					vals = [][]byte{val}
+				}
 				if err != nil {
 					errs <- err
 					return
 				}
-				if _, err := js.PublishAsync("$KV."+registry.Bucket+"."+registry.Key(benchUser(i)), val, jetstream.WithStallWait(time.Minute)); err != nil {
-					errs <- err
-					return
+				for k, r := range recs {
+					if _, err := js.PublishAsync("$KV."+registry.Bucket+"."+registry.Key(r.UserID), vals[k], jetstream.WithStallWait(time.Minute)); err != nil {
+						errs <- err
+						return
+					}
 				}
 			}
 			select {

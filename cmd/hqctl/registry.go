@@ -263,6 +263,29 @@ func registryImport(ctx context.Context, args []string) error {
 	}
 	defer closeFn()
 	p := newProgress(name)
+	// Records are signed in batches (one signature per
+	// registry.DefaultSignBatch records, registry.PutBatch) and put in
+	// file order.
+	var (
+		recs  []*registry.Record
+		lines []int
+	)
+	flush := func() error {
+		if len(recs) == 0 {
+			return nil
+		}
+		revs, err := registry.PutBatch(ctx, kv, registry.SignerOf(kv), recs)
+		p.done += len(revs)
+		if err != nil {
+			p.end()
+			return fmt.Errorf("%s:%d: %w (%d records imported before it)", name, lines[len(revs)], err, p.done)
+		}
+		for range revs {
+			p.tick()
+		}
+		recs, lines = recs[:0], lines[:0]
+		return nil
+	}
 	for {
 		rec, line, err := src()
 		if errors.Is(err, io.EOF) {
@@ -280,12 +303,15 @@ func registryImport(ctx context.Context, args []string) error {
 		if !*keep {
 			rec.Updated = now
 		}
-		if _, err := registry.Put(ctx, kv, rec); err != nil {
-			p.end()
-			return fmt.Errorf("%s:%d: %w (%d records imported before it)", name, line, err, p.done)
+		recs, lines = append(recs, rec), append(lines, line)
+		if len(recs) == registry.DefaultSignBatch {
+			if err := flush(); err != nil {
+				return err
+			}
 		}
-		p.done++
-		p.tick()
+	}
+	if err := flush(); err != nil {
+		return err
 	}
 	p.end()
 	fmt.Fprintf(os.Stderr, "%s: %d records imported, %d rejected in %s\n", name, p.done, p.bad, time.Since(p.start).Round(time.Millisecond))

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,4 +78,59 @@ func TestRegistryChangesAndSnapshot(t *testing.T) {
 	if err != nil || cr.Card.Status != registry.CardLost || cr.User.Status != registry.StatusRevoked {
 		t.Fatalf("gate after bootstrap: %+v %v", cr, err)
 	}
+}
+
+// import signs in batches: every record arrives batch-signed, verifies at a
+// gate, and a file larger than one signing batch spans several.
+func TestRegistryImportBatchSigned(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "hq.key")
+	hq, err := devhq.Start(ctx, devhq.Options{Dir: dir, KeyFile: keyFile, Port: -1, ClockEvery: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hq.Close()
+	n := registry.DefaultSignBatch + 10
+	var lines []string
+	for i := 0; i < n; i++ {
+		lines = append(lines, fmt.Sprintf(`{"schema":1,"user_id":"U%05d","status":"active","eligibility":"short_term_visitor",`+
+			`"passport_expiry":"2030-01-31","preferred_language":"en","cards":[{"number":"5%09d","status":"active","issued":"2025-01-10","expires":"2028-01-09"}],`+
+			`"updated":"2026-01-02T03:04:05Z"}`, i, i))
+	}
+	file := filepath.Join(dir, "users.ndjson")
+	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := capture(t, ctx, "registry", "import", "-nats", hq.URL, "-key", keyFile, file); err != nil {
+		t.Fatal(err)
+	}
+	v := hq.Verifier()
+	sigs := map[string]bool{}
+	for _, i := range []int{0, registry.DefaultSignBatch - 1, registry.DefaultSignBatch, n - 1} {
+		uid := fmt.Sprintf("U%05d", i)
+		e, err := hq.KV.Get(ctx, registry.Key(uid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(e.Value(), []byte(`"batch":{"sig":"`)) {
+			t.Fatalf("%s not batch-signed: %.120s", uid, e.Value())
+		}
+		sigs[string(batchMember(e.Value()))[:100]] = true
+		if r, err := registry.OpenRecord(e.Key(), e.Value(), v); err != nil || r.UserID != uid {
+			t.Fatalf("%s: %v", uid, err)
+		}
+	}
+	if len(sigs) != 2 {
+		t.Fatalf("%d distinct batch signatures among the first and last two batches' records, want 2", len(sigs))
+	}
+	if rev, _ := v.BatchStats(); rev != 2 {
+		t.Fatalf("%d root verifications for 2 batches", rev)
+	}
+}
+
+// batchMember is the "batch":{…} member of a batch envelope.
+func batchMember(val []byte) []byte {
+	i, j := bytes.Index(val, []byte(`"batch":`)), bytes.Index(val, []byte(`},"record":`))
+	return val[i : j+1]
 }

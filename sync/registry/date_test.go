@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -58,5 +59,16 @@ func TestValidThroughBoundaries(t *testing.T) {
 	r := DateRange{From: MustParseDate("2026-11-20"), To: MustParseDate("2026-12-10")}
 	if !r.Contains(r.From) || !r.Contains(r.To) || r.Contains(r.To.AddDays(1)) || r.Contains(r.From.AddDays(-1)) {
 		t.Error("DateRange.Contains wrong")
+	}
+}
+
+func TestDateStringMatchesFmt(t *testing.T) {
+	for _, d := range []Date{{1, 1, 1}, {2025, 2, 28}, {9999, 12, 31}, {2026, 10, 9}, {999, 7, 30}, {-1, 1, 1}, {10000, 1, 1}, {2025, 13, 1}, {2025, 1, 100}} {
+		if got, want := d.String(), fmt.Sprintf("%04d-%02d-%02d", d.Year, int(d.Month), d.Day); got != want {
+			t.Errorf("%+v: %q, want %q", d, got, want)
+		}
+	}
+	if (Date{}).String() != "" {
+		t.Error("zero date")
 	}
 }

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/base64"
 	"sync"
@@ -245,6 +246,9 @@ func envelopeFast(kind string, data []byte, sig *[ed25519.SignatureSize]byte) (b
 		return nil, "", false
 	}
 	copy(sig[:], buf[:ed25519.SignatureSize])
+	if s.i >= len(data) { // nothing after the body's member name
+		return nil, "", false
+	}
 	body = data[s.i : len(data)-1]
 	if len(body) < 2 || body[0] != '{' || body[len(body)-1] != '}' || data[len(data)-1] != '}' {
 		return nil, "", false
@@ -283,6 +287,9 @@ func (v *Verifier) verifyBody(kind, subject, keyID string, body []byte, sig []by
 // signature checks and whose body decodes in the fast layout. On ok false
 // the caller runs the general path (which reports the error, if any).
 func openRecordFast(key, uid string, value []byte, v *Verifier) (*Record, bool) {
+	if batchedPrefix(value) {
+		return openBatchRecordFast(key, uid, value, v)
+	}
 	var sig [ed25519.SignatureSize]byte
 	body, keyID, ok := envelopeFast(kindRecord, value, &sig)
 	if !ok {
@@ -295,6 +302,35 @@ func openRecordFast(key, uid string, value []byte, v *Verifier) (*Record, bool) 
 		return nil, false
 	}
 	if !v.verifyBody(kindRecord, key, keyID, body, sig[:]) {
+		return nil, false
+	}
+	return r, true
+}
+
+// batchedPrefix reports whether value looks like a batch envelope in
+// SignBatch's layout: {"key_id":"…","batch":…
+func batchedPrefix(value []byte) bool {
+	const head = `{"key_id":"`
+	if len(value) < len(head) || string(value[:len(head)]) != head {
+		return false
+	}
+	end := bytes.IndexByte(value[len(head):], '"')
+	return end >= 0 && bytes.HasPrefix(value[len(head)+end:], []byte(`","batch":`))
+}
+
+// openBatchRecordFast is openRecordFast for a batch envelope.
+func openBatchRecordFast(key, uid string, value []byte, v *Verifier) (*Record, bool) {
+	var p batchProof
+	var pathBuf [16*hashSize + 3]byte
+	body, keyID, ok := batchEnvelopeFast(kindRecord, value, &p, pathBuf[:])
+	if !ok {
+		return nil, false
+	}
+	r, ok := parseFast(body)
+	if !ok || r.UserID != uid {
+		return nil, false
+	}
+	if v.verifyBatch(kindRecord, key, keyID, body, &p) != nil {
 		return nil, false
 	}
 	return r, true

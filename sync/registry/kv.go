@@ -83,6 +83,35 @@ func PutSigned(ctx context.Context, kv jetstream.KeyValue, s *Signer, r *Record)
 	return rev, nil
 }
 
+// PutBatch signs recs with s in batches of DefaultSignBatch records (one
+// Ed25519 signature a batch: SignBatch) and writes each under
+// Key(r.UserID), in order. It is for bulk changes (imports, re-signing the
+// registry); a single change (revocation, lost card, re-issue) is a Put. It
+// returns the revision of each record written; on an error the records
+// before the failing one are written, len(revisions) of them.
+func PutBatch(ctx context.Context, kv jetstream.KeyValue, s *Signer, recs []*Record) (revisions []uint64, err error) {
+	if s == nil {
+		return nil, ErrNoSigner
+	}
+	revisions = make([]uint64, 0, len(recs))
+	for len(recs) > 0 {
+		chunk := recs[:min(len(recs), DefaultSignBatch)]
+		recs = recs[len(chunk):]
+		vals, err := s.SignBatch(chunk)
+		if err != nil {
+			return revisions, err
+		}
+		for i, r := range chunk {
+			rev, err := kv.Put(ctx, Key(r.UserID), vals[i])
+			if err != nil {
+				return revisions, fmt.Errorf("registry: put user %s: %w", r.UserID, err)
+			}
+			revisions = append(revisions, rev)
+		}
+	}
+	return revisions, nil
+}
+
 // PutClock writes HQ's time t under ClockKey, signed with the signer attached
 // to kv, and returns the new revision. HQ calls it every few seconds; gates
 // measure freshness by it.

@@ -1,10 +1,12 @@
 package registry_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -300,4 +302,90 @@ func itoa(n uint64) string {
 		b = append([]byte{byte('0' + n%10)}, b...)
 	}
 	return string(b)
+}
+
+// Batch-signed records (PutBatch) are applied; a batch-signed record that
+// was forged, altered or moved is rejected and counted like a bad single
+// signature.
+func TestWatcherBatchSigned(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	var recs []*registry.Record
+	for i := 1; i <= 300; i++ { // two signing batches (256 + 44)
+		recs = append(recs, newRecord(userN(i), cardN(i)))
+	}
+	revs, err := registry.PutBatch(ctx, e.kv, hqKey, recs)
+	if err != nil || len(revs) != len(recs) {
+		t.Fatalf("PutBatch: %d revisions, %v", len(revs), err)
+	}
+	var mu sync.Mutex
+	var rejections []registry.Rejection
+	w := registry.NewWatcher(e.kv, e.st, registry.WatcherOptions{Verifier: verifier, BatchDelay: 5 * time.Millisecond, Logger: quietLogger(),
+		OnReject: func(r registry.Rejection) { mu.Lock(); rejections = append(rejections, r); mu.Unlock() }})
+	run(t, w)
+	waitFor(t, "the batch applied", func() bool { return w.Stats().Revision >= revs[len(revs)-1] })
+	if s := w.Stats(); s.Applied != 300 || s.Rejected != 0 {
+		t.Fatalf("stats %+v: want 300 applied", s)
+	}
+	for _, i := range []int{1, 256, 257, 300} {
+		if _, err := e.st.LookupCard(ctx, cardN(i)); err != nil {
+			t.Fatalf("card of user %d: %v", i, err)
+		}
+	}
+
+	forger, _ := registry.GenerateSigner("test-hq")
+	later := func(i int) *registry.Record {
+		r := newRecord(userN(i), cardN(i))
+		r.Status = registry.StatusRevoked
+		r.Updated = r.Updated.Add(time.Hour)
+		return r
+	}
+	forged, _ := forger.SignBatch([]*registry.Record{later(1), later(2)})
+	genuine, _ := hqKey.SignBatch([]*registry.Record{later(3), later(4)})
+	other, _ := hqKey.SignBatch([]*registry.Record{later(5), later(6), later(7)})
+	// The genuine batch's second record with the other batch's proof for the same index.
+	mixed := bytes.Replace(genuine[1], batchMember(genuine[1]), batchMember(other[1]), 1)
+	for _, kv := range []struct {
+		key string
+		val []byte
+	}{
+		{registry.Key(userN(1)), forged[0]},  // forged under the trusted key id
+		{registry.Key(userN(5)), genuine[0]}, // user 3's genuine record moved to user 5
+		{registry.Key(userN(3)), bytes.Replace(genuine[0], []byte(`"revoked"`), []byte(`"active"`), 1)}, // altered
+		{registry.Key(userN(4)), mixed}, // a path from another batch
+	} {
+		// One at a time: the bucket keeps one value a key, so a later put of
+		// user 4 could replace the mixed value before the watcher reads it.
+		rev, err := e.kv.Put(ctx, kv.key, kv.val)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the watcher at the entry just put", func() bool { return w.Stats().Revision >= rev })
+	}
+	last, err := e.kv.Put(ctx, registry.Key(userN(4)), genuine[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the bad entries", func() bool { return w.Stats().Revision >= last })
+	if s := w.Stats(); s.Rejected != 4 || s.BadSignature != 4 || s.Applied != 301 {
+		t.Fatalf("stats %+v: want 4 rejected, 4 bad signatures, 301 applied", s)
+	}
+	for i, want := range map[int]registry.Status{1: registry.StatusActive, 3: registry.StatusActive, 4: registry.StatusRevoked, 5: registry.StatusActive} {
+		if cr, err := e.st.LookupCard(ctx, cardN(i)); err != nil || cr.User.Status != want {
+			t.Fatalf("user %d: %+v %v, want %s", i, cr, err, want)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, r := range rejections {
+		if r.Kind != "signature" || !strings.Contains(r.Reason, "batch signature does not verify") {
+			t.Errorf("rejection %+v", r)
+		}
+	}
+}
+
+// batchMember is the "batch":{…} member of a batch envelope.
+func batchMember(val []byte) []byte {
+	i, j := bytes.Index(val, []byte(`"batch":`)), bytes.Index(val, []byte(`},"record":`))
+	return val[i : j+1]
 }

@@ -173,7 +173,8 @@ func LoadSigner(path string) (*Signer, error) {
 // key in their config, HQ starts signing with it and re-signs the registry,
 // then the old key is removed from the gates' config.
 type Verifier struct {
-	keys map[string]ed25519.PublicKey
+	keys  map[string]ed25519.PublicKey
+	roots *rootCache // batch roots whose signature checked (batch.go)
 }
 
 // NewVerifier returns a Verifier trusting keys (key id → public key).
@@ -181,7 +182,7 @@ func NewVerifier(keys map[string]ed25519.PublicKey) (*Verifier, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("registry: verifier: no HQ public keys")
 	}
-	v := &Verifier{keys: make(map[string]ed25519.PublicKey, len(keys))}
+	v := &Verifier{keys: make(map[string]ed25519.PublicKey, len(keys)), roots: newRootCache()}
 	for id, k := range keys {
 		if err := ValidKeyID(id); err != nil {
 			return nil, fmt.Errorf("registry: verifier: %q: %w", clip(id), err)
@@ -276,9 +277,20 @@ func open(kind, subject string, data []byte, v *Verifier) (body []byte, keyID st
 	if _, bare := m["time"]; bare && kind == kindClock {
 		return nil, "", sigErr(kind, "unsigned hq.clock: gates apply only an HQ-signed clock")
 	}
+	_, batched := m["batch"]
+	if batched && kind != kindRecord {
+		return nil, "", sigErr(kind, "a %s must carry its own signature (sig), not a batch signature", kind)
+	}
+	if _, single := m["sig"]; single && batched {
+		return nil, "", sigErr(kind, "envelope has both sig and batch: want one of them")
+	}
 	for name := range m {
-		if name != "key_id" && name != "sig" && name != kind {
-			return nil, "", sigErr(kind, "unknown field %q in the envelope (allowed: key_id, sig, %s)", clip(name), kind)
+		if name != "key_id" && name != "sig" && name != kind && !(batched && name == "batch") {
+			allowed := "key_id, sig, " + kind
+			if kind == kindRecord {
+				allowed = "key_id, sig or batch, " + kind
+			}
+			return nil, "", sigErr(kind, "unknown field %q in the envelope (allowed: %s)", clip(name), allowed)
 		}
 	}
 	body, ok := m[kind]
@@ -287,6 +299,16 @@ func open(kind, subject string, data []byte, v *Verifier) (body []byte, keyID st
 	}
 	if err := json.Unmarshal(m["key_id"], &keyID); err != nil || ValidKeyID(keyID) != nil {
 		return nil, "", sigErr(kind, "key_id missing or not 1..%d of letters, digits, '_', '.', '-'", MaxKeyIDLen)
+	}
+	if batched {
+		p, err := parseBatchMember(kind, m["batch"])
+		if err != nil {
+			return nil, keyID, err
+		}
+		if err := v.verifyBatch(kind, subject, keyID, body, p); err != nil {
+			return nil, keyID, err
+		}
+		return body, keyID, nil
 	}
 	var sigB64 string
 	if err := json.Unmarshal(m["sig"], &sigB64); err != nil {

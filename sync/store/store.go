@@ -193,7 +193,14 @@ func (s *Store) Path() string { return s.path }
 // ---- template sealing ----
 
 func templateAAD(userID string, finger int, format string) []byte {
-	return fmt.Appendf(nil, "ttpgate/template/v1\x00%s\x00%d\x00%s", userID, finger, format)
+	const prefix = "ttpgate/template/v1\x00"
+	b := make([]byte, 0, len(prefix)+len(userID)+len(format)+24)
+	b = append(b, prefix...)
+	b = append(b, userID...)
+	b = append(b, 0)
+	b = strconv.AppendInt(b, int64(finger), 10)
+	b = append(b, 0)
+	return append(b, format...)
 }
 
 func (s *Store) seal(plain, aad []byte) []byte {
@@ -204,12 +211,15 @@ func (s *Store) seal(plain, aad []byte) []byte {
 	return s.aead.Seal(nonce, nonce, plain, aad)
 }
 
-func (s *Store) open(sealed, aad []byte) ([]byte, error) {
+func (s *Store) open(sealed, aad []byte) ([]byte, error) { return s.openTo(nil, sealed, aad) }
+
+// openTo is open appending the plaintext to dst.
+func (s *Store) openTo(dst, sealed, aad []byte) ([]byte, error) {
 	n := s.aead.NonceSize()
 	if len(sealed) < n+s.aead.Overhead() {
 		return nil, ErrTemplateKey
 	}
-	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], aad)
+	plain, err := s.aead.Open(dst, sealed[:n], sealed[n:], aad)
 	if err != nil {
 		return nil, ErrTemplateKey
 	}
