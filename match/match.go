@@ -46,6 +46,9 @@ type Prepared struct {
 	// their minutiae and the direction from u's minutia to v's relative to
 	// u's direction.
 	dist, rel []float32
+	cpt       []point   // the minutia of each cylinder
+	byY       []point   // the minutiae sorted by y, for the rigid pairing
+	hull      geom.Hull // convex hull of the minutiae
 }
 
 // Len returns the number of minutiae.
@@ -87,7 +90,10 @@ func Prepare(t *template.Template, finger int) (*Prepared, error) {
 		p.pts[i] = point{x: float64(m.X) * sx, y: -float64(m.Y) * sy, a: normAngle(m.Angle)}
 	}
 	var idx []int
-	p.cyls, idx = buildCylinders(p.pts, geom.NewHull(geom.ConvexHull(positions(p.pts))))
+	p.hull = geom.NewHull(geom.ConvexHull(positions(p.pts)))
+	p.byY = slices.Clone(p.pts)
+	slices.SortStableFunc(p.byY, func(u, v point) int { return cmp.Compare(u.y, v.y) })
+	p.cyls, idx = buildCylinders(p.pts, p.hull)
 	// Cylinders sorted by their minutia's direction, so that Score finds
 	// the candidates within δθ of a direction as one or two runs.
 	order := make([]int, len(idx))
@@ -103,8 +109,10 @@ func Prepare(t *template.Template, finger int) (*Prepared, error) {
 	n := len(idx)
 	p.ang = make([]float64, n)
 	p.dist, p.rel = make([]float32, n*n), make([]float32, n*n)
+	p.cpt = make([]point, n)
 	for u, o := range order {
 		p.ang[u] = p.pts[idx[o]].a
+		p.cpt[u] = p.pts[idx[o]]
 	}
 	for u := range n {
 		a := p.pts[idx[order[u]]]
@@ -208,6 +216,10 @@ type scratch struct {
 	sum      []float32
 	edges    []edge
 	eff      []effPair
+	rc       []uint64 // pairUp's candidate pairs (keys: squared distance, i, j)
+	agree    []int32
+	rUsedA   []bool
+	rUsedB   []bool
 }
 
 // edge is the compatibility r of selected pairs t < k.
@@ -230,6 +242,7 @@ type simPair struct {
 
 type effPair struct {
 	eff, lam float32
+	t        int32
 }
 
 // Score compares two prepared finger views and returns their similarity in
@@ -352,7 +365,7 @@ func (s *scratch) relax(a, b *Prepared) float64 {
 	// averaged.
 	s.eff = s.eff[:0]
 	for t, sp := range s.sel {
-		s.eff = append(s.eff, effPair{eff: s.lam[t] / sp.s, lam: s.lam[t]})
+		s.eff = append(s.eff, effPair{eff: s.lam[t] / sp.s, lam: s.lam[t], t: int32(t)})
 	}
 	// Insertion sort (n is at most a few dozen): efficiency descending,
 	// then λ descending.
@@ -366,8 +379,162 @@ func (s *scratch) relax(a, b *Prepared) float64 {
 		sum += float64(e.lam)
 	}
 	// Divide by nP even if fewer pairs exist: few pairs are weak evidence.
-	return min(1, max(0, sum/float64(nPairs(len(a.cyls), len(b.cyls)))))
+	s0 := min(1, max(0, sum/float64(nPairs(len(a.cyls), len(b.cyls)))))
+	if s0 == 0 || min(len(a.cyls), len(b.cyls)) >= muP {
+		return s0
+	}
+	return s0 * s.overlapFactor(a, b)
 }
+
+// Overlap normalisation of small views. The LSS-R score says how strongly
+// the best supported pairs agree, not how much of the area the two views
+// share agrees: an impostor's few chance-consistent pairs score like a
+// genuine partial view's few true ones. Aligned rigidly, a genuine view
+// pairs most of the minutiae the two views have in common and an impostor
+// leaves most of them unpaired. As in many published matchers (the
+// m²/(nA·nB) normalisations over the overlap area), the score of views with
+// fewer than μP cylinders (those MCC's nP treats as partial) is multiplied by
+// min(1, g/pairedFull), g = m²/(nA'·nB'): m minutiae paired after the
+// alignment, nA' and nB' the minutiae of each view inside the other's convex
+// hull (at least overlapFloor). Full views keep the LSS-R score, which
+// already separates them (and they are compared at full speed).
+const (
+	rigidPairs   = 2     // alignments tried: one per best supported pair (by efficiency)
+	rigidDist    = 10.0  // px: minutiae closer than about one ridge period after alignment pair up...
+	rigidAngle   = mu2   // ... if their directions differ by at most this (the relaxation's μ2)
+	overlapFloor = minNP // the overlap is taken to hold at least this many minutiae of each view
+	pairedFull   = 0.5   // g at or above this keeps the LSS-R score whole; below, it scales it
+)
+
+// overlapFactor returns min(1, g/pairedFull) (see above), after relax.
+func (s *scratch) overlapFactor(a, b *Prepared) float64 {
+	// The alignment: of the transforms that superpose the best supported
+	// pairs, the one most of the relaxation's selected pairs agree with,
+	// refined by least squares on those pairs.
+	bestT, bestC := xform{}, -1
+	for _, e := range s.eff[:min(len(s.eff), rigidPairs)] {
+		sp := s.sel[e.t]
+		T := pairXform(a.cpt[sp.a], b.cpt[sp.b])
+		s.agree = s.agree[:0]
+		for t, q := range s.sel {
+			pa, pb := a.cpt[q.a], b.cpt[q.b]
+			x, y := T.apply(pa.x, pa.y)
+			if dx, dy := pb.x-x, pb.y-y; dx*dx+dy*dy <= rigidDist*rigidDist && math.Abs(wrap(pb.a-pa.a-T.th)) <= rigidAngle {
+				s.agree = append(s.agree, int32(t))
+			}
+		}
+		if len(s.agree) > bestC {
+			bestC, bestT = len(s.agree), T
+			if len(s.agree) >= 3 {
+				bestT = s.fitAgreeing(a, b)
+			}
+		}
+	}
+	m := s.pairUp(a, b, bestT)
+	if m == 0 {
+		return 0
+	}
+	na, nb := 0, 0
+	for _, p := range a.pts {
+		x, y := bestT.apply(p.x, p.y)
+		if b.hull.Contains(geom.Point{X: x, Y: y}, 0) {
+			na++
+		}
+	}
+	inv := bestT.inverse()
+	for _, p := range b.pts {
+		x, y := inv.apply(p.x, p.y)
+		if a.hull.Contains(geom.Point{X: x, Y: y}, 0) {
+			nb++
+		}
+	}
+	g := float64(m*m) / float64(max(na, m, overlapFloor)*max(nb, m, overlapFloor))
+	return min(1, g/pairedFull)
+}
+
+// fitAgreeing returns the least-squares rigid transform of the selected
+// pairs listed in s.agree (at least 2).
+func (s *scratch) fitAgreeing(a, b *Prepared) xform {
+	var sax, say, sbx, sby float64
+	for _, t := range s.agree {
+		pa, pb := a.cpt[s.sel[t].a], b.cpt[s.sel[t].b]
+		sax, say, sbx, sby = sax+pa.x, say+pa.y, sbx+pb.x, sby+pb.y
+	}
+	n := float64(len(s.agree))
+	sax, say, sbx, sby = sax/n, say/n, sbx/n, sby/n
+	var num, den float64
+	for _, t := range s.agree {
+		pa, pb := a.cpt[s.sel[t].a], b.cpt[s.sel[t].b]
+		ax, ay := pa.x-sax, pa.y-say
+		bx, by := pb.x-sbx, pb.y-sby
+		num += ax*by - ay*bx
+		den += ax*bx + ay*by
+	}
+	return newXform(math.Atan2(num, den), sax, say, sbx, sby)
+}
+
+// pairUp moves all of a's minutiae by T and returns how many pair with b's
+// within rigidDist and rigidAngle, one to one, nearest first.
+func (s *scratch) pairUp(a, b *Prepared, T xform) int {
+	cs := s.rc[:0]
+	for i, p := range a.pts {
+		x, y := T.apply(p.x, p.y)
+		ang := p.a + T.th
+		// b.byY is sorted by y: the candidates lie in one run.
+		lo, hi := 0, len(b.byY)
+		for lo < hi { // first k with b.byY[k].y >= y-rigidDist
+			h := int(uint(lo+hi) >> 1)
+			if b.byY[h].y < y-rigidDist {
+				lo = h + 1
+			} else {
+				hi = h
+			}
+		}
+		for k := lo; k < len(b.byY) && b.byY[k].y <= y+rigidDist; k++ {
+			q := b.byY[k]
+			dx, dy := q.x-x, q.y-y
+			if d2 := dx*dx + dy*dy; d2 <= rigidDist*rigidDist && math.Abs(wrap(q.a-ang)) <= rigidAngle {
+				// Sort key: the squared distance (a non-negative float's
+				// bits order like it), then i, then k.
+				cs = append(cs, uint64(math.Float32bits(float32(d2)))<<32|uint64(i)<<16|uint64(k))
+			}
+		}
+	}
+	slices.Sort(cs)
+	s.rUsedA = resetBools(s.rUsedA, len(a.pts))
+	s.rUsedB = resetBools(s.rUsedB, len(b.byY))
+	m := 0
+	for _, c := range cs {
+		if i, j := c>>16&0xffff, c&0xffff; !s.rUsedA[i] && !s.rUsedB[j] {
+			s.rUsedA[i], s.rUsedB[j] = true, true
+			m++
+		}
+	}
+	s.rc = cs
+	return m
+}
+
+// xform is a rigid transform: rotation by th (cosine c, sine s), then
+// translation by (tx, ty).
+type xform struct{ th, c, s, tx, ty float64 }
+
+func (t xform) apply(x, y float64) (float64, float64) {
+	return t.c*x - t.s*y + t.tx, t.s*x + t.c*y + t.ty
+}
+
+func (t xform) inverse() xform {
+	c, s := t.c, -t.s
+	return xform{th: -t.th, c: c, s: s, tx: -(c*t.tx - s*t.ty), ty: -(s*t.tx + c*t.ty)}
+}
+
+// newXform returns the rotation by th that takes (ax, ay) to (bx, by).
+func newXform(th, ax, ay, bx, by float64) xform {
+	c, s := math.Cos(th), math.Sin(th)
+	return xform{th: th, c: c, s: s, tx: bx - (c*ax - s*ay), ty: by - (s*ax + c*ay)}
+}
+
+// pairXform aligns minutia pa on pb: position and direction.
+func pairXform(pa, pb point) xform { return newXform(pb.a-pa.a, pa.x, pa.y, pb.x, pb.y) }
 
 // window appends the keys of cylinder u of a against b's cylinders whose
 // direction lies in [lo, hi] (an interval of length 2δθ = π, so it wraps at

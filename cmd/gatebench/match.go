@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
@@ -515,41 +516,24 @@ func matchDev(ctx context.Context, args []string) (any, error) {
 			i, j := int(x0), int(y0)
 			return (px(i, j)*(1-fx)+px(i+1, j)*fx)*(1-fy) + (px(i, j+1)*(1-fx)+px(i+1, j+1)*fx)*fy
 		}
-		th := u(-30, 30) * math.Pi / 180
-		sc := u(0.93, 1.07)
-		tx, ty := u(-24, 24), u(-24, 24)
-		amp := u(2, 7)
-		type wave struct{ kx, ky, ph, ax, ay float64 }
-		var waves [3]wave
-		for k := range waves {
+		wp := devWarp{W: w, H: h, Theta: u(-30, 30) * math.Pi / 180, Scale: u(0.93, 1.07)}
+		wp.TX, wp.TY = u(-24, 24), u(-24, 24)
+		wp.Amp = u(2, 7)
+		for k := range wp.Waves {
 			l := u(120, 260)
 			d := u(0, 2*math.Pi)
-			waves[k] = wave{kx: 2 * math.Pi * math.Cos(d) / l, ky: 2 * math.Pi * math.Sin(d) / l, ph: u(0, 2*math.Pi), ax: u(-1, 1), ay: u(-1, 1)}
+			wp.Waves[k] = devWave{KX: 2 * math.Pi * math.Cos(d) / l, KY: 2 * math.Pi * math.Sin(d) / l, Ph: u(0, 2*math.Pi), AX: u(-1, 1), AY: u(-1, 1)}
 		}
-		ecx, ecy := float64(w)/2+u(-30, 30), float64(h)/2+u(-40, 40)
-		ea, eb := u(0.50, 0.80)*float64(w)/2, u(0.50, 0.80)*float64(h)/2
+		wp.ECX, wp.ECY = float64(w)/2+u(-30, 30), float64(h)/2+u(-40, 40)
+		wp.EA, wp.EB = u(0.50, 0.80)*float64(w)/2, u(0.50, 0.80)*float64(h)/2
 		contrast, bright := u(0.65, 1.15), u(-25, 25)
 		noise := u(4, 16)
-		cx, cy := float64(w)/2, float64(h)/2
-		cos, sin := math.Cos(th), math.Sin(th)
 		dst := make([]float64, w*h)
 		for y := range h {
 			for x := range w {
-				// Output → source: undo shift, rotation and scale, then warp.
-				ox, oy := float64(x)-cx-tx, float64(y)-cy-ty
-				sx := (cos*ox+sin*oy)/sc + cx
-				sy := (-sin*ox+cos*oy)/sc + cy
-				for _, wv := range waves {
-					s := math.Sin(wv.kx*sx + wv.ky*sy + wv.ph)
-					sx += amp * wv.ax * s / 1.5
-					sy += amp * wv.ay * s / 1.5
-				}
+				sx, sy := wp.toSource(float64(x), float64(y))
 				v := at(sx, sy)
-				// Elliptical contact area with a soft edge of about 6 px.
-				ex, ey := (float64(x)-ecx)/ea, (float64(y)-ecy)/eb
-				e := math.Sqrt(ex*ex + ey*ey)
-				m := min(1, max(0, (1-e)*min(ea, eb)/6))
-				v = bg + (v-bg)*m
+				v = bg + (v-bg)*wp.contact(float64(x), float64(y))
 				dst[y*w+x] = (v-128)*contrast + 128 + bright
 			}
 		}
@@ -583,7 +567,51 @@ func matchDev(ctx context.Context, args []string) (any, error) {
 		if err := o.Close(); err != nil {
 			return nil, err
 		}
+		// The transform, for `gatebench matchdevtruth` (extraction measured
+		// against the source image's minutiae).
+		js, _ := json.Marshal(wp)
+		if err := os.WriteFile(filepath.Join(*out, strings.TrimSuffix(filepath.Base(f), ".png")+".json"), js, 0o644); err != nil {
+			return nil, err
+		}
 		n++
 	}
 	return DevResult{Bench: "matchdev", From: *from, Out: *out, Seed: *seed, Images: n}, nil
+}
+
+// devWave is one sinusoidal component of a development capture's smooth
+// displacement field.
+type devWave struct{ KX, KY, Ph, AX, AY float64 }
+
+// devWarp is the geometric transform of one development capture: output
+// pixel to source pixel (shift, rotation, scale, then the smooth warp), and
+// the elliptical contact area.
+type devWarp struct {
+	W, H             int
+	Theta, Scale     float64
+	TX, TY, Amp      float64
+	Waves            [3]devWave
+	ECX, ECY, EA, EB float64
+}
+
+// toSource maps an output pixel to the source image.
+func (wp *devWarp) toSource(x, y float64) (sx, sy float64) {
+	cx, cy := float64(wp.W)/2, float64(wp.H)/2
+	cos, sin := math.Cos(wp.Theta), math.Sin(wp.Theta)
+	ox, oy := x-cx-wp.TX, y-cy-wp.TY
+	sx = (cos*ox+sin*oy)/wp.Scale + cx
+	sy = (-sin*ox+cos*oy)/wp.Scale + cy
+	for _, wv := range wp.Waves {
+		s := math.Sin(wv.KX*sx + wv.KY*sy + wv.Ph)
+		sx += wp.Amp * wv.AX * s / 1.5
+		sy += wp.Amp * wv.AY * s / 1.5
+	}
+	return sx, sy
+}
+
+// contact is the contact mask at an output pixel: 1 inside the ellipse,
+// falling to 0 over about 6 px at its edge.
+func (wp *devWarp) contact(x, y float64) float64 {
+	ex, ey := (x-wp.ECX)/wp.EA, (y-wp.ECY)/wp.EB
+	e := math.Sqrt(ex*ex + ey*ey)
+	return min(1, max(0, (1-e)*min(wp.EA, wp.EB)/6))
 }
