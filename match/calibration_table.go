@@ -6,14 +6,14 @@ package match
 const calibrationImpostors = 7168
 
 // calibrationMethod says how the thresholds were derived.
-const calibrationMethod = "empirical quantile where at least 10 of the 7168 impostors lie above it; beyond, the higher of an exponential fit of the top 1% (t0=0.0199, beta=0.0024, p0=0.0099) and just above the impostor at that rank; below 1/7168, the fitted slope anchored at the highest impostor score seen (0.0287)"
+const calibrationMethod = "empirical quantile where at least 10 of the 7168 impostors lie above it; beyond, the higher of an exponential fit of the top 1% (t0=0.0146, beta=0.0018, p0=0.0099) and just above the impostor at that rank; below 1/7168, the fitted slope anchored at the highest impostor score seen (0.0243)"
 
 // calibration maps false match rates to thresholds, FMR decreasing.
 var calibration = []calPoint{
-	{fmr: 0.1, threshold: 0.0154},
-	{fmr: 0.01, threshold: 0.0199},
-	{fmr: 0.001, threshold: 0.0255},
-	{fmr: 0.0001, threshold: 0.0311},
-	{fmr: 1e-05, threshold: 0.0367},
-	{fmr: 1e-06, threshold: 0.0424},
+	{fmr: 0.1, threshold: 0.0124},
+	{fmr: 0.01, threshold: 0.0146},
+	{fmr: 0.001, threshold: 0.0191},
+	{fmr: 0.0001, threshold: 0.0250},
+	{fmr: 1e-05, threshold: 0.0290},
+	{fmr: 1e-06, threshold: 0.0331},
 }
