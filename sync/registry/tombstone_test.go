@@ -122,3 +122,47 @@ func TestReplayInTheSameBatchDoesNotUndoARevocation(t *testing.T) {
 		t.Fatalf("the revocation must stay: %+v %v", cr, err)
 	}
 }
+
+// A delete within a batch keeps the newest time of the records it superseded in that batch:
+// after (re-issue T1, revocation T2, delete) arrive together, a replay of T1 (HQ-signed, older
+// than the revocation) is refused whether it comes in the same batch or in a later one.
+func TestDeleteInABatchKeepsTheRevocationsTime(t *testing.T) {
+	for _, sameBatch := range []bool{false, true} {
+		e := setup(t)
+		ctx := context.Background()
+		t0 := newRecord("U0000001", "1000000001")
+		rev := put(t, e.kv, t0)
+		w := registry.NewWatcher(e.kv, e.st, registry.WatcherOptions{Verifier: verifier, BatchDelay: 500 * time.Millisecond, Logger: quietLogger()})
+		stop := run(t, w)
+		waitFor(t, "T0", func() bool { return w.Stats().Revision == rev })
+		t1 := newRecord("U0000001", "1000000001")
+		t1.Updated = t0.Updated.Add(time.Hour)
+		t1Val, err := hqKey.SignRecord(t1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t2 := newRecord("U0000001", "1000000001")
+		t2.Status = registry.StatusRevoked
+		t2.Updated = t0.Updated.Add(2 * time.Hour)
+		put(t, e.kv, t1)
+		put(t, e.kv, t2)
+		if err := e.kv.Delete(ctx, registry.Key("U0000001")); err != nil {
+			t.Fatal(err)
+		}
+		if !sameBatch {
+			waitFor(t, "the delete", func() bool { return w.Stats().Deleted == 1 })
+		}
+		rev, err = e.kv.Put(ctx, registry.Key("U0000001"), t1Val) // the replay
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the replay read", func() bool { return w.Stats().Revision >= rev })
+		if cr, err := e.st.LookupCard(ctx, "1000000001"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("same batch %v: a record older than the revocation came back after the delete: %+v %v (stats %+v)", sameBatch, cr, err, w.Stats())
+		}
+		if s := w.Stats(); s.Replayed != 1 {
+			t.Fatalf("same batch %v: the replay must be counted: %+v", sameBatch, s)
+		}
+		stop()
+	}
+}

@@ -21,6 +21,11 @@ type Batch struct {
 	// Deleted lists user ids whose key HQ deleted or purged: the user, its
 	// cards and templates are removed. Applied before Records.
 	Deleted []string
+	// DeletedAfter holds, for users in Deleted, the newest updated time of a
+	// record of theirs that this batch superseded (put, then deleted, within
+	// the batch): the tombstone keeps at least that time, so a replay of any
+	// older record stays refused, as if the entries were applied one by one.
+	DeletedAfter map[string]time.Time
 	// Revision is the bucket revision of the last entry the batch covers;
 	// it becomes the stored cursor.
 	Revision uint64
@@ -497,6 +502,9 @@ type change struct {
 	// again; the delete is applied before the record (so a replay of the
 	// deleted record is checked against the deletion).
 	deletedFirst bool
+	// newest is the newest updated time of the user's records accepted in
+	// the batch so far (zero if none), carried across deletes.
+	newest time.Time
 }
 
 // decode turns entries into a Batch, rejecting malformed, unsigned, wrongly
@@ -536,22 +544,22 @@ func (w *Watcher) decode(entries []jetstream.KeyValueEntry, lastClock time.Time)
 		prev, seen := byUser[uid]
 		delBefore := seen && (prev.deleted || prev.deletedFirst)
 		if del {
-			byUser[uid] = change{rev: e.Revision(), userID: uid, deleted: true}
+			byUser[uid] = change{rev: e.Revision(), userID: uid, deleted: true, newest: prev.newest}
 			continue
 		}
 		if res[i].err != nil {
 			rej.add(w.reject(key, e.Revision(), res[i].err))
 			continue
 		}
-		// Several puts of one user in a batch: the newest record wins, whatever its place
-		// (entry by entry, the store would refuse an older one after a newer as a replay; the
-		// batch must decide the same, or a replay right behind a revocation would undo it).
-		if seen && prev.rec != nil && !res[i].rec.Updated.After(prev.rec.Updated) {
-			rej.add(w.reject(key, e.Revision(), &ReplayError{Problem: fmt.Sprintf("user %s: record updated %s is not newer than the one at revision %d",
-				uid, res[i].rec.Updated.UTC().Format(time.RFC3339Nano), prev.rev)}))
+		// Several entries of one user in a batch are decided as one by one: a record not
+		// newer than one already accepted in the batch (even if a delete came between) is a
+		// replay, or a replay right behind a revocation (and a delete) would undo it.
+		if seen && !prev.newest.IsZero() && !res[i].rec.Updated.After(prev.newest) {
+			rej.add(w.reject(key, e.Revision(), &ReplayError{Problem: fmt.Sprintf("user %s: record updated %s is not newer than one earlier in the same batch (updated %s)",
+				uid, res[i].rec.Updated.UTC().Format(time.RFC3339Nano), prev.newest.UTC().Format(time.RFC3339Nano))}))
 			continue
 		}
-		byUser[uid] = change{rev: e.Revision(), rec: res[i].rec, userID: uid, deletedFirst: delBefore}
+		byUser[uid] = change{rev: e.Revision(), rec: res[i].rec, userID: uid, deletedFirst: delBefore, newest: res[i].rec.Updated}
 	}
 	changes = make([]change, 0, len(byUser))
 	for _, c := range byUser {
@@ -561,6 +569,12 @@ func (w *Watcher) decode(entries []jetstream.KeyValueEntry, lastClock time.Time)
 	for _, c := range changes {
 		if c.deleted || c.deletedFirst {
 			b.Deleted = append(b.Deleted, c.userID)
+			if c.deleted && !c.newest.IsZero() {
+				if b.DeletedAfter == nil {
+					b.DeletedAfter = map[string]time.Time{}
+				}
+				b.DeletedAfter[c.userID] = c.newest
+			}
 		}
 		if !c.deleted {
 			b.Records = append(b.Records, c.rec)
@@ -608,7 +622,11 @@ func (w *Watcher) applyDecoded(ctx context.Context, d decodedItem) error {
 		for _, c := range changes {
 			var ones []*Batch
 			if c.deleted || c.deletedFirst {
-				ones = append(ones, &Batch{Revision: c.rev, Deleted: []string{c.userID}})
+				one := &Batch{Revision: c.rev, Deleted: []string{c.userID}}
+				if t, ok := b.DeletedAfter[c.userID]; ok {
+					one.DeletedAfter = map[string]time.Time{c.userID: t}
+				}
+				ones = append(ones, one)
 			}
 			if !c.deleted {
 				ones = append(ones, &Batch{Revision: c.rev, Records: []*Record{c.rec}})

@@ -139,8 +139,11 @@ func (s *Store) applyBatch(ctx context.Context, b *registry.Batch, sealed [][][]
 	}
 
 	if len(b.Deleted) > 0 {
+		// The tombstone keeps the newest of the stored record's time and the
+		// batch's records superseded by the delete (b.DeletedAfter).
 		tomb, err := tx.PrepareContext(ctx, `INSERT INTO user_tombstones (user_id, updated)
-			SELECT user_id, updated FROM users WHERE user_id = ?
+			SELECT ?1, max(coalesce((SELECT updated FROM users WHERE user_id = ?1), ''), ?2)
+			WHERE ?2 <> '' OR EXISTS (SELECT 1 FROM users WHERE user_id = ?1)
 			ON CONFLICT (user_id) DO UPDATE SET updated = max(updated, excluded.updated)`)
 		if err != nil {
 			return fmt.Errorf("store: prepare: %w", err)
@@ -155,7 +158,11 @@ func (s *Store) applyBatch(ctx context.Context, b *registry.Batch, sealed [][][]
 			if err := done.Err(); err != nil {
 				return err
 			}
-			if _, err := tomb.ExecContext(ctx, id); err != nil {
+			after := ""
+			if t, ok := b.DeletedAfter[id]; ok {
+				after = formatUpdated(t)
+			}
+			if _, err := tomb.ExecContext(ctx, id, after); err != nil {
 				return fmt.Errorf("store: tombstone user %q: %w", id, err)
 			}
 			if _, err := del.ExecContext(ctx, id); err != nil {
