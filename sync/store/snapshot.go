@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"context"
@@ -396,6 +397,9 @@ func (s *Store) InstallSnapshot(ctx context.Context, path string, m *registry.Ma
 	if err := s.copyTemplates(ctx, topen); err != nil {
 		return fmt.Errorf("store: install snapshot: templates: %w", err)
 	}
+	if err := s.tombstoneDropped(ctx); err != nil {
+		return fmt.Errorf("store: install snapshot: tombstones: %w", err)
+	}
 	idx := fmt.Sprintf("cards_user_%d", time.Now().UnixNano())
 	if _, err := s.w.ExecContext(ctx, `CREATE INDEX `+idx+` ON cards_next (user_id)`); err != nil {
 		return fmt.Errorf("store: install snapshot: index: %w", err)
@@ -469,6 +473,38 @@ func (s *Store) copyChunked(ctx context.Context, insert, lastKey string) error {
 			return err
 		}
 		last = k.String
+	}
+}
+
+// tombstoneDropped gives a tombstone (the stored record's updated time) to
+// every user of the live copy that the snapshot being installed (users_next)
+// no longer has: HQ erased them while this gate did not see the delete
+// (offline past the bucket's history, or the marker purged), so a replay of
+// their older records must stay refused after the swap. In chunks of
+// installChunk users, so that the writer is never held long; the live
+// registry does not change meanwhile (its only writer is installing).
+func (s *Store) tombstoneDropped(ctx context.Context) error {
+	last := ""
+	for {
+		var upper sql.NullString
+		err := s.w.QueryRowContext(ctx, `SELECT user_id FROM users WHERE user_id > ? ORDER BY user_id LIMIT 1 OFFSET ?`, last, installChunk-1).Scan(&upper)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		var hi any
+		if upper.Valid {
+			hi = upper.String
+		}
+		if _, err := s.w.ExecContext(ctx, `INSERT INTO user_tombstones (user_id, updated)
+			SELECT user_id, updated FROM users
+			WHERE user_id > ?1 AND (?2 IS NULL OR user_id <= ?2) AND user_id NOT IN (SELECT user_id FROM users_next)
+			ON CONFLICT (user_id) DO UPDATE SET updated = max(updated, excluded.updated)`, last, hi); err != nil {
+			return err
+		}
+		if !upper.Valid {
+			return nil
+		}
+		last = upper.String
 	}
 }
 

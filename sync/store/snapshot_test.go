@@ -223,3 +223,36 @@ func TestReplayedOlderRecordRefused(t *testing.T) {
 		t.Fatalf("clock went back to %v", c)
 	}
 }
+
+// A user this gate held that the installed snapshot no longer has (HQ erased them while the gate
+// did not see the delete) gets a tombstone: a replay of the record the gate held is refused
+// after the install, while users still in the snapshot take no tombstone.
+func TestInstallSnapshotTombstonesDroppedUsers(t *testing.T) {
+	defer func(n int) { installChunk = n }(installChunk)
+	installChunk = 3 // several chunks of the live users
+	s, _ := openTest(t)
+	ctx := context.Background()
+	var live []*registry.Record
+	for i := 0; i < 8; i++ {
+		live = append(live, rec(fmt.Sprintf("S%06d", i), card(fmt.Sprintf("3%09d", i), registry.CardActive, "2025-01-10")))
+	}
+	gone := rec("GONE01", card("4000000001", registry.CardActive, "2025-01-10"))
+	if err := s.ApplyRegistry(ctx, append(live, gone), 10, nil); err != nil {
+		t.Fatal(err)
+	}
+	path, m := buildSnapshot(t, 8, 500, registry.StatusActive) // S000000..S000007, not GONE01
+	if err := s.InstallSnapshot(ctx, path, m); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.LookupCard(ctx, "4000000001"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the erased user must be gone after the install: %v", err)
+	}
+	err := s.ApplyRegistry(ctx, []*registry.Record{gone}, 501, nil)
+	if !errors.Is(err, registry.ErrReplay) {
+		t.Fatalf("a replay of the erased user's record must be refused after the install, got %v", err)
+	}
+	var n int
+	if err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM user_tombstones`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("tombstones = %d (%v), want 1 (the erased user only)", n, err)
+	}
+}
