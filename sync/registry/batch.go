@@ -121,6 +121,9 @@ func parseBatchMember(kind string, raw json.RawMessage) (*batchProof, error) {
 	if err := dec.Decode(&m); err != nil || m == nil {
 		return nil, sigErr(kind, "batch must be an object {\"sig\":…,\"size\":…,\"index\":…,\"path\":…}")
 	}
+	if d := duplicateMember(raw); d != "" {
+		return nil, sigErr(kind, "member %q given twice in batch: each member once", clip(d))
+	}
 	for name := range m {
 		if name != "sig" && name != "size" && name != "index" && name != "path" {
 			return nil, sigErr(kind, "unknown field %q in batch (allowed: sig, size, index, path)", clip(name))

@@ -524,6 +524,34 @@ func parseStrict(data []byte) (*Record, error) {
 
 func isNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }
 
+// duplicateMember returns the first member name that raw, a JSON object,
+// gives twice, and "" if none does (or raw is not an object: the caller's
+// decoder reports that). Go's decoder keeps the last of duplicates, another
+// reader may keep the first: a strict format refuses them.
+func duplicateMember(raw []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return ""
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		name, ok := t.(string)
+		if err != nil || !ok {
+			return ""
+		}
+		if seen[name] {
+			return name
+		}
+		seen[name] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return ""
+		}
+	}
+	return ""
+}
+
 // object decodes raw as a JSON object whose member names must be exactly
 // (case-sensitively) among allowed and include every name in required.
 func object(raw []byte, path string, allowed, required []string) (map[string]json.RawMessage, error) {
@@ -541,6 +569,9 @@ func object(raw []byte, path string, allowed, required []string) (map[string]jso
 	}
 	if len(bytes.TrimSpace(raw[dec.InputOffset():])) != 0 {
 		return nil, fieldErr(path, "trailing data after the JSON object")
+	}
+	if d := duplicateMember(raw); d != "" {
+		return nil, fieldErr(path, "member %q given twice in %s: each member once", clip(d), what)
 	}
 	names := make([]string, 0, len(m))
 	for k := range m {

@@ -271,6 +271,9 @@ func open(kind, subject string, data []byte, v *Verifier) (body []byte, keyID st
 	if len(bytes.TrimSpace(data[dec.InputOffset():])) != 0 {
 		return nil, "", sigErr(kind, "trailing data after the envelope")
 	}
+	if d := duplicateMember(data); d != "" {
+		return nil, "", sigErr(kind, "member %q given twice in the envelope: each member once", clip(d))
+	}
 	if _, bare := m["schema"]; bare && kind == kindRecord {
 		return nil, "", sigErr(kind, "unsigned record (a bare schema 1 record, no envelope): gates apply only HQ-signed records (schema 2)")
 	}
