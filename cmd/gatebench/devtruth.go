@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -135,7 +136,7 @@ func matchDevTruth(ctx context.Context, args []string) (any, error) {
 				}
 			}
 		}
-		slices.SortFunc(cs, func(a, b cand) int { return compareFloat(a.d, b.d) })
+		slices.SortFunc(cs, func(a, b cand) int { return cmp.Compare(a.d, b.d) })
 		usedS, usedC := make([]bool, len(srcMs)), make([]bool, len(devMs))
 		for _, c := range cs {
 			if usedS[c.s] || usedC[c.c] {
@@ -204,16 +205,6 @@ func matchDevTruth(ctx context.Context, args []string) (any, error) {
 	res.PosErr = posErr / float64(max(1, matched))
 	res.DirErr = dirErr / float64(max(1, matched)) * 180 / math.Pi
 	return res, nil
-}
-
-func compareFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // minutiaeOf extracts an image file's minutiae (none if extraction fails).

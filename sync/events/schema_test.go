@@ -2,6 +2,7 @@ package events
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -190,21 +191,11 @@ func compare(a, b json.Number) int {
 	ai, errA := strconv.ParseInt(string(a), 10, 64)
 	bi, errB := strconv.ParseInt(string(b), 10, 64)
 	if errA == nil && errB == nil {
-		return cmpOrdered(ai, bi)
+		return cmp.Compare(ai, bi)
 	}
 	af, _ := a.Float64()
 	bf, _ := b.Float64()
-	return cmpOrdered(af, bf)
-}
-
-func cmpOrdered[T int64 | float64](a, b T) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return cmp.Compare(af, bf)
 }
 
 func jsonEqual(a, b any) bool {

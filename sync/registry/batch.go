@@ -250,11 +250,7 @@ func batchEnvelopeFast(kind string, data []byte, p *batchProof, pathBuf []byte) 
 		return nil, "", false
 	}
 	p.path = pathBuf[:n]
-	if s.i >= len(data) { // nothing after the body's member name
-		return nil, "", false
-	}
-	body = data[s.i : len(data)-1]
-	if len(body) < 2 || body[0] != '{' || body[len(body)-1] != '}' || data[len(data)-1] != '}' {
+	if body, ok = envelopeBody(&s, data); !ok {
 		return nil, "", false
 	}
 	return body, string(kid), true

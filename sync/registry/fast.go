@@ -246,14 +246,24 @@ func envelopeFast(kind string, data []byte, sig *[ed25519.SignatureSize]byte) (b
 		return nil, "", false
 	}
 	copy(sig[:], buf[:ed25519.SignatureSize])
-	if s.i >= len(data) { // nothing after the body's member name
-		return nil, "", false
-	}
-	body = data[s.i : len(data)-1]
-	if len(body) < 2 || body[0] != '{' || body[len(body)-1] != '}' || data[len(data)-1] != '}' {
+	if body, ok = envelopeBody(&s, data); !ok {
 		return nil, "", false
 	}
 	return body, string(kid), true
+}
+
+// envelopeBody returns the body member's value of an envelope in HQ's
+// layout, the scanner standing just after its member name: the rest of data
+// but its closing brace, itself an object.
+func envelopeBody(s *scanner, data []byte) ([]byte, bool) {
+	if s.i >= len(data) { // nothing after the body's member name
+		return nil, false
+	}
+	body := data[s.i : len(data)-1]
+	if len(body) < 2 || body[0] != '{' || body[len(body)-1] != '}' || data[len(data)-1] != '}' {
+		return nil, false
+	}
+	return body, true
 }
 
 // msgPool recycles signature message buffers (a record is ~1.3 KB).
@@ -270,13 +280,7 @@ func (v *Verifier) verifyBody(kind, subject, keyID string, body []byte, sig []by
 		return false
 	}
 	bp := msgPool.Get().(*[]byte)
-	m := append((*bp)[:0], sigDomain...)
-	m = append(m, 0)
-	m = append(m, kind...)
-	m = append(m, 0)
-	m = append(m, subject...)
-	m = append(m, 0)
-	m = append(m, body...)
+	m := appendSigMessage((*bp)[:0], kind, subject, body)
 	good := ed25519.Verify(pub, m, sig)
 	*bp = m[:0]
 	msgPool.Put(bp)

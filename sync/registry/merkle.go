@@ -44,14 +44,7 @@ const hashSize = sha256.Size
 // SHA-256(0x00 || sigMessage(kind, subject, body)).
 func leafHash(kind, subject string, body []byte) [hashSize]byte {
 	bp := msgPool.Get().(*[]byte)
-	m := append((*bp)[:0], 0x00)
-	m = append(m, sigDomain...)
-	m = append(m, 0)
-	m = append(m, kind...)
-	m = append(m, 0)
-	m = append(m, subject...)
-	m = append(m, 0)
-	m = append(m, body...)
+	m := appendSigMessage(append((*bp)[:0], 0x00), kind, subject, body)
 	h := sha256.Sum256(m)
 	*bp = m[:0]
 	msgPool.Put(bp)

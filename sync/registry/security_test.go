@@ -121,14 +121,8 @@ func TestWatcherRejectsForgedAndReplayed(t *testing.T) {
 }
 
 func TestSnapshotBootstrapThenDeltas(t *testing.T) {
-	_, url := natstest.Start(t)
-	js := natstest.JetStream(t, natstest.Connect(t, url))
+	js, _, kv := signedBucket(t)
 	ctx := context.Background()
-	kv0, err := registry.EnsureBucket(ctx, js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kv := registry.SigningKV(kv0, hqKey)
 	const n = 300
 	for i := 0; i < n; i++ {
 		put(t, kv, newRecord(userN(i), cardN(i)))

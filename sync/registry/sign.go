@@ -232,15 +232,21 @@ func (v *Verifier) KeyIDs() []string {
 	return ids
 }
 
+// sigMessage is the message a single signature covers (appendSigMessage).
 func sigMessage(kind, subject string, body []byte) []byte {
-	m := make([]byte, 0, len(sigDomain)+len(kind)+len(subject)+len(body)+3)
-	m = append(m, sigDomain...)
-	m = append(m, 0)
-	m = append(m, kind...)
-	m = append(m, 0)
-	m = append(m, subject...)
-	m = append(m, 0)
-	return append(m, body...)
+	return appendSigMessage(make([]byte, 0, len(sigDomain)+len(kind)+len(subject)+len(body)+3), kind, subject, body)
+}
+
+// appendSigMessage appends the signed message of body for kind and subject
+// to dst: the one layout every signature and batch leaf covers.
+func appendSigMessage(dst []byte, kind, subject string, body []byte) []byte {
+	dst = append(dst, sigDomain...)
+	dst = append(dst, 0)
+	dst = append(dst, kind...)
+	dst = append(dst, 0)
+	dst = append(dst, subject...)
+	dst = append(dst, 0)
+	return append(dst, body...)
 }
 
 // seal wraps body (compact JSON) in a signed envelope.

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"ttpgate/sync/internal/natstest"
 	"ttpgate/sync/registry"
 	"ttpgate/sync/store"
 )
@@ -17,14 +16,8 @@ import (
 // record (by anyone who can write to the airport's stream) is refused, while a genuinely newer
 // record of that user is applied.
 func TestSnapshotCarriesDeletesAsTombstones(t *testing.T) {
-	_, url := natstest.Start(t)
-	js := natstest.JetStream(t, natstest.Connect(t, url))
+	js, kv0, kv := signedBucket(t)
 	ctx := context.Background()
-	kv0, err := registry.EnsureBucket(ctx, js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kv := registry.SigningKV(kv0, hqKey)
 	old := newRecord("GONE", "3000000001")
 	oldVal, err := hqKey.SignRecord(old)
 	if err != nil {

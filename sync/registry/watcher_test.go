@@ -66,6 +66,19 @@ func setup(t *testing.T) env {
 	return env{kv: kv, st: st}
 }
 
+// signedBucket starts a server and returns its JetStream, the registry bucket and the bucket
+// wrapped so that puts are signed by hqKey.
+func signedBucket(t *testing.T) (jetstream.JetStream, jetstream.KeyValue, jetstream.KeyValue) {
+	t.Helper()
+	_, url := natstest.Start(t)
+	js := natstest.JetStream(t, natstest.Connect(t, url))
+	kv, err := registry.EnsureBucket(context.Background(), js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js, kv, registry.SigningKV(kv, hqKey)
+}
+
 // run starts w and returns a function that stops it and waits for Run.
 func run(t *testing.T, w *registry.Watcher) (stop func()) {
 	t.Helper()
