@@ -81,6 +81,7 @@ type outageEntry struct {
 	key   string
 	value []byte
 	rev   uint64
+	op    jetstream.KeyValueOp // zero: a put
 }
 
 func (e outageEntry) Bucket() string                  { return registry.Bucket }
@@ -89,7 +90,7 @@ func (e outageEntry) Value() []byte                   { return e.value }
 func (e outageEntry) Revision() uint64                { return e.rev }
 func (e outageEntry) Created() time.Time              { return time.Time{} }
 func (e outageEntry) Delta() uint64                   { return 0 }
-func (e outageEntry) Operation() jetstream.KeyValueOp { return jetstream.KeyValuePut }
+func (e outageEntry) Operation() jetstream.KeyValueOp { return e.op }
 
 // After an airport outage during which HQ revoked a card, the gate re-watches at the first stall
 // check that reaches HQ again (it does not wait for the old watch, which will never deliver), and
@@ -102,7 +103,7 @@ func TestWatcherResumesAtOnceWhenHQIsBack(t *testing.T) {
 	defer st.Close()
 	active := newRecord("U0000001", "1000000001")
 	activeVal, _ := hqKey.SignRecord(active)
-	kv := &outageKV{entries: []jetstream.KeyValueEntry{outageEntry{registry.Key("U0000001"), activeVal, 1}}}
+	kv := &outageKV{entries: []jetstream.KeyValueEntry{outageEntry{key: registry.Key("U0000001"), value: activeVal, rev: 1}}}
 	w := registry.NewWatcher(kv, st, registry.WatcherOptions{Verifier: verifier, BatchDelay: time.Millisecond,
 		StallCheck: 400 * time.Millisecond, Logger: quietLogger()})
 	run(t, w)
@@ -113,12 +114,12 @@ func TestWatcherResumesAtOnceWhenHQIsBack(t *testing.T) {
 	revoked.Status = registry.StatusRevoked
 	revoked.Updated = active.Updated.Add(time.Hour)
 	revokedVal, _ := hqKey.SignRecord(revoked)
-	kv.set(true, []jetstream.KeyValueEntry{outageEntry{registry.Key("U0000001"), revokedVal, 2}})
+	kv.set(true, []jetstream.KeyValueEntry{outageEntry{key: registry.Key("U0000001"), value: revokedVal, rev: 2}})
 	time.Sleep(time.Second) // several failed checks
 	if n := kv.watchCount(); n != 1 {
 		t.Fatalf("the watch must not restart while HQ is unreachable: %d watches", n)
 	}
-	kv.set(false, []jetstream.KeyValueEntry{outageEntry{registry.Key("U0000001"), revokedVal, 2}})
+	kv.set(false, []jetstream.KeyValueEntry{outageEntry{key: registry.Key("U0000001"), value: revokedVal, rev: 2}})
 	waitFor(t, "the revocation after the outage", func() bool { return w.Stats().Revision == 2 })
 	if s := w.Stats(); !strings.Contains(s.LastError, "reachable again") {
 		t.Fatalf("the watch must restart because HQ is reachable again, not by the regular stall rule: %+v", s)

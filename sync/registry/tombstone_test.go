@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"ttpgate/sync/registry"
 	"ttpgate/sync/store"
 )
@@ -79,38 +81,59 @@ func TestSnapshotCarriesDeletesAsTombstones(t *testing.T) {
 	}
 }
 
+// playBatches runs a watcher over a fake bucket on st, once per element of batches: each run
+// delivers the entries of all batches so far (the watcher skips what it applied), so that each
+// element arrives as one batch, exactly. It returns the watcher stats of the last run.
+func playBatches(t *testing.T, st *store.Store, batches ...[]jetstream.KeyValueEntry) registry.WatcherStats {
+	t.Helper()
+	var all []jetstream.KeyValueEntry
+	var s registry.WatcherStats
+	for _, b := range batches {
+		all = append(all, b...)
+		kv := &outageKV{entries: append([]jetstream.KeyValueEntry(nil), all...)}
+		w := registry.NewWatcher(kv, st, registry.WatcherOptions{Verifier: verifier, BatchDelay: time.Hour, Logger: quietLogger()})
+		stop := run(t, w)
+		last := all[len(all)-1].Revision()
+		waitFor(t, "the batch", func() bool { return w.Stats().Revision >= last })
+		stop()
+		s = w.Stats()
+	}
+	return s
+}
+
+// signedEntry is user's record as a put entry at revision rev.
+func signedEntry(t *testing.T, r *registry.Record, rev uint64) outageEntry {
+	t.Helper()
+	v, err := hqKey.SignRecord(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return outageEntry{key: registry.Key(r.UserID), value: v, rev: rev}
+}
+
+func openStore(t *testing.T) *store.Store {
+	t.Helper()
+	st, err := store.Open(filepath.Join(t.TempDir(), "gate.db"), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
 // Entries of one user read in the same batch are decided as they would be one by one: a replay
 // of an older record right behind a revocation is refused, and the revocation stays.
 func TestReplayInTheSameBatchDoesNotUndoARevocation(t *testing.T) {
-	e := setup(t)
-	ctx := context.Background()
-	// A long batch delay: the three entries below arrive within one batch.
-	w := registry.NewWatcher(e.kv, e.st, registry.WatcherOptions{Verifier: verifier, BatchDelay: 500 * time.Millisecond, Logger: quietLogger()})
-	run(t, w)
-	waitFor(t, "caught up", func() bool { return w.Stats().CaughtUp })
+	st := openStore(t)
 	v1 := newRecord("U0000001", "1000000001")
-	v1Val, err := hqKey.SignRecord(v1)
-	if err != nil {
-		t.Fatal(err)
-	}
 	v2 := newRecord("U0000001", "1000000001")
 	v2.Status = registry.StatusRevoked
 	v2.Updated = v1.Updated.Add(time.Hour)
-	v2Val, err := hqKey.SignRecord(v2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var last uint64
-	for _, v := range [][]byte{v1Val, v2Val, v1Val} { // active, revoked, the replay behind it
-		if last, err = e.kv.Put(ctx, registry.Key("U0000001"), v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	waitFor(t, "the batch", func() bool { return w.Stats().Revision >= last })
-	if s := w.Stats(); s.Replayed != 1 {
+	s := playBatches(t, st, []jetstream.KeyValueEntry{signedEntry(t, v1, 1), signedEntry(t, v2, 2), signedEntry(t, v1, 3)})
+	if s.Replayed != 1 {
 		t.Fatalf("the replay must be counted as one: %+v", s)
 	}
-	cr, err := e.st.LookupCard(ctx, "1000000001")
+	cr, err := st.LookupCard(context.Background(), "1000000001")
 	if err != nil || cr.User.Status != registry.StatusRevoked {
 		t.Fatalf("the revocation must stay: %+v %v", cr, err)
 	}
@@ -121,41 +144,28 @@ func TestReplayInTheSameBatchDoesNotUndoARevocation(t *testing.T) {
 // than the revocation) is refused whether it comes in the same batch or in a later one.
 func TestDeleteInABatchKeepsTheRevocationsTime(t *testing.T) {
 	for _, sameBatch := range []bool{false, true} {
-		e := setup(t)
-		ctx := context.Background()
+		st := openStore(t)
 		t0 := newRecord("U0000001", "1000000001")
-		rev := put(t, e.kv, t0)
-		w := registry.NewWatcher(e.kv, e.st, registry.WatcherOptions{Verifier: verifier, BatchDelay: 500 * time.Millisecond, Logger: quietLogger()})
-		stop := run(t, w)
-		waitFor(t, "T0", func() bool { return w.Stats().Revision == rev })
 		t1 := newRecord("U0000001", "1000000001")
 		t1.Updated = t0.Updated.Add(time.Hour)
-		t1Val, err := hqKey.SignRecord(t1)
-		if err != nil {
-			t.Fatal(err)
-		}
 		t2 := newRecord("U0000001", "1000000001")
 		t2.Status = registry.StatusRevoked
 		t2.Updated = t0.Updated.Add(2 * time.Hour)
-		put(t, e.kv, t1)
-		put(t, e.kv, t2)
-		if err := e.kv.Delete(ctx, registry.Key("U0000001")); err != nil {
-			t.Fatal(err)
+		first := []jetstream.KeyValueEntry{signedEntry(t, t0, 1)}
+		burst := []jetstream.KeyValueEntry{signedEntry(t, t1, 2), signedEntry(t, t2, 3),
+			outageEntry{key: registry.Key("U0000001"), rev: 4, op: jetstream.KeyValueDelete}}
+		replay := []jetstream.KeyValueEntry{signedEntry(t, t1, 5)}
+		var s registry.WatcherStats
+		if sameBatch {
+			s = playBatches(t, st, first, append(burst, replay...))
+		} else {
+			s = playBatches(t, st, first, burst, replay)
 		}
-		if !sameBatch {
-			waitFor(t, "the delete", func() bool { return w.Stats().Deleted == 1 })
+		if cr, err := st.LookupCard(context.Background(), "1000000001"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("same batch %v: a record older than the revocation came back after the delete: %+v %v (stats %+v)", sameBatch, cr, err, s)
 		}
-		rev, err = e.kv.Put(ctx, registry.Key("U0000001"), t1Val) // the replay
-		if err != nil {
-			t.Fatal(err)
-		}
-		waitFor(t, "the replay read", func() bool { return w.Stats().Revision >= rev })
-		if cr, err := e.st.LookupCard(ctx, "1000000001"); !errors.Is(err, store.ErrNotFound) {
-			t.Fatalf("same batch %v: a record older than the revocation came back after the delete: %+v %v (stats %+v)", sameBatch, cr, err, w.Stats())
-		}
-		if s := w.Stats(); s.Replayed != 1 {
+		if s.Replayed != 1 {
 			t.Fatalf("same batch %v: the replay must be counted: %+v", sameBatch, s)
 		}
-		stop()
 	}
 }
