@@ -3,7 +3,6 @@ package registry_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -12,7 +11,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"ttpgate/sync/registry"
-	"ttpgate/sync/store"
 )
 
 // outageKV is a registry bucket as a gate sees it through an airport leaf whose link to HQ can
@@ -96,11 +94,7 @@ func (e outageEntry) Operation() jetstream.KeyValueOp { return e.op }
 // check that reaches HQ again (it does not wait for the old watch, which will never deliver), and
 // the revocation is applied.
 func TestWatcherResumesAtOnceWhenHQIsBack(t *testing.T) {
-	st, err := store.Open(filepath.Join(t.TempDir(), "gate.db"), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	active := newRecord("U0000001", "1000000001")
 	activeVal, _ := hqKey.SignRecord(active)
 	kv := &outageKV{entries: []jetstream.KeyValueEntry{outageEntry{key: registry.Key("U0000001"), value: activeVal, rev: 1}}}

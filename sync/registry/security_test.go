@@ -163,11 +163,7 @@ func TestSnapshotBootstrapThenDeltas(t *testing.T) {
 	last := put(t, kv, newRecord("NEW", "2000000001"))
 
 	// A new gate bootstraps from the snapshot, then applies only the deltas.
-	st, err := store.Open(filepath.Join(t.TempDir(), "gate.db"), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	gkv, _ := js.KeyValue(ctx, registry.Bucket)
 	w := registry.NewWatcher(gkv, st, registry.WatcherOptions{Verifier: verifier, JS: js, BatchDelay: 5 * time.Millisecond, Logger: quietLogger()})
 	stop := run(t, w)

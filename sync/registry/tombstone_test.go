@@ -49,11 +49,7 @@ func TestSnapshotCarriesDeletesAsTombstones(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	st, err := store.Open(filepath.Join(t.TempDir(), "gate.db"), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	gkv, _ := js.KeyValue(ctx, registry.Bucket)
 	w := registry.NewWatcher(gkv, st, registry.WatcherOptions{Verifier: verifier, JS: js, BatchDelay: 5 * time.Millisecond, Logger: quietLogger()})
 	run(t, w)
