@@ -58,12 +58,7 @@ func eventsTail(ctx context.Context, args []string) error {
 		if *reason != "" && ev.Reason != *reason {
 			return
 		}
-		if *asJSON {
-			b, _ := json.Marshal(ev)
-			fmt.Println(string(b))
-		} else {
-			fmt.Println(ev.Line())
-		}
+		printEvent(ev, *asJSON)
 	})
 	if err != nil {
 		return err
@@ -71,4 +66,15 @@ func eventsTail(ctx context.Context, args []string) error {
 	defer cc.Stop()
 	<-ctx.Done()
 	return nil
+}
+
+// printEvent prints ev on standard output: one JSON object a line, or the
+// technician's one-line form.
+func printEvent(ev *events.Event, asJSON bool) {
+	if asJSON {
+		b, _ := json.Marshal(ev)
+		fmt.Println(string(b))
+		return
+	}
+	fmt.Println(ev.Line())
 }

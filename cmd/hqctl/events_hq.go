@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -169,12 +168,7 @@ func eventsReplay(ctx context.Context, args []string) error {
 		if *reason != "" && ev.Reason != *reason {
 			return
 		}
-		if *asJSON {
-			b, _ := json.Marshal(ev)
-			fmt.Println(string(b))
-		} else {
-			fmt.Println(ev.Line())
-		}
+		printEvent(ev, *asJSON)
 	})
 	fmt.Fprintf(os.Stderr, "%d events replayed, %d not valid\n", n, bad)
 	return err

@@ -85,14 +85,7 @@ func DecodeISO(data []byte) (*Template, error) {
 	}
 	r := reader{buf: rec, off: 12}
 	t := &Template{Format: FormatISO19794_2_2005}
-	equip := r.u16()
-	t.SensorCompliance = int(equip >> 12)
-	t.SensorID = int(equip & 0xfff)
-	t.Width, t.Height = int(r.u16()), int(r.u16())
-	t.ResolutionX, t.ResolutionY = int(r.u16()), int(r.u16())
-	n := int(r.u8())
-	r.u8() // reserved
-	if err := decodeFingers(&r, t, n); err != nil {
+	if err := decodeBody(&r, t); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -120,6 +113,16 @@ func DecodeANSI(data []byte) (*Template, error) {
 	r := reader{buf: rec, off: off}
 	t := &Template{Format: FormatANSI378_2004}
 	t.VendorID, t.Subformat = int(r.u16()), int(r.u16())
+	if err := decodeBody(&r, t); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// decodeBody decodes what ISO/IEC 19794-2:2005 and ANSI INCITS 378-2004
+// records share after their headers' lengths: equipment, image size and
+// resolution, the number of finger views and a reserved byte, then the views.
+func decodeBody(r *reader, t *Template) error {
 	equip := r.u16()
 	t.SensorCompliance = int(equip >> 12)
 	t.SensorID = int(equip & 0xfff)
@@ -127,10 +130,7 @@ func DecodeANSI(data []byte) (*Template, error) {
 	t.ResolutionX, t.ResolutionY = int(r.u16()), int(r.u16())
 	n := int(r.u8())
 	r.u8() // reserved
-	if err := decodeFingers(&r, t, n); err != nil {
-		return nil, err
-	}
-	return t, nil
+	return decodeFingers(r, t, n)
 }
 
 // recordBytes checks the record length field against the data and returns

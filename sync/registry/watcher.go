@@ -479,17 +479,27 @@ func (p *pipeline) stop() {
 // lastRevision returns the bucket's last revision (its stream's last
 // sequence), and false if it cannot be read now.
 func (w *Watcher) lastRevision(ctx context.Context) (uint64, bool) {
+	st, ok := w.streamState(ctx)
+	if !ok {
+		return 0, false
+	}
+	return st.LastSeq, true
+}
+
+// streamState reads the state of the bucket's stream (2 s at most), and
+// false if it cannot be read now.
+func (w *Watcher) streamState(ctx context.Context) (jetstream.StreamState, bool) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	st, err := w.kv.Status(ctx)
 	if err != nil {
-		return 0, false
+		return jetstream.StreamState{}, false
 	}
 	si, ok := st.(interface{ StreamInfo() *jetstream.StreamInfo })
 	if !ok || si.StreamInfo() == nil {
-		return 0, false
+		return jetstream.StreamState{}, false
 	}
-	return si.StreamInfo().State.LastSeq, true
+	return si.StreamInfo().State, true
 }
 
 // change is the decoded final state of one key within a batch.
@@ -683,17 +693,11 @@ func (w *Watcher) needSnapshot(ctx context.Context, rev uint64, clock time.Time)
 
 // firstRevision returns the bucket's first revision still stored.
 func (w *Watcher) firstRevision(ctx context.Context) (uint64, bool) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	st, err := w.kv.Status(ctx)
-	if err != nil {
+	st, ok := w.streamState(ctx)
+	if !ok || st.Msgs == 0 {
 		return 0, false
 	}
-	si, ok := st.(interface{ StreamInfo() *jetstream.StreamInfo })
-	if !ok || si.StreamInfo() == nil || si.StreamInfo().State.Msgs == 0 {
-		return 0, false
-	}
-	return si.StreamInfo().State.FirstSeq, true
+	return st.FirstSeq, true
 }
 
 // bootstrap installs HQ's latest snapshot. It fails (and the watch is
