@@ -185,6 +185,15 @@ func Extract(g *Gray, opt Options) (*Result, error) {
 		ResolutionX: opt.Resolution, ResolutionY: opt.Resolution,
 		Fingers: []template.Finger{{Position: opt.Position, Quality: f.quality, Minutiae: ms}},
 	}
+	// The ridge flow, for the matcher's orientation-field fusion: a
+	// vendor-defined extended data area that other readers skip.
+	if of := f.orientationField(); of.Cols > 0 {
+		data, err := of.Encode() // MaxSide/fieldStep cells fit its one-byte counts
+		if err != nil {
+			return nil, fmt.Errorf("extract: orientation field: %v", err)
+		}
+		t.Fingers[0].Extended = template.AppendExtendedArea(nil, template.OrientationFieldType, data)
+	}
 	return &Result{Template: t, Quality: f.quality, Period: f.period}, nil
 }
 
