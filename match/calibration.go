@@ -25,10 +25,14 @@ var DefaultThreshold = ThresholdForFMR(DefaultFMR)
 // the table it clamps to the first or last row. fmr must be in (0, 1);
 // otherwise the threshold of DefaultFMR is returned.
 func ThresholdForFMR(fmr float64) float64 {
+	return thresholdIn(calibration, fmr)
+}
+
+// thresholdIn is ThresholdForFMR in calibration table c.
+func thresholdIn(c []calPoint, fmr float64) float64 {
 	if !(fmr > 0 && fmr < 1) {
 		fmr = DefaultFMR
 	}
-	c := calibration
 	if fmr >= c[0].fmr {
 		return c[0].threshold
 	}
@@ -45,3 +49,35 @@ func ThresholdForFMR(fmr float64) float64 {
 // CalibrationImpostors returns the number of impostor comparisons the
 // calibration table rests on.
 func CalibrationImpostors() int { return calibrationImpostors }
+
+// commonScale puts a minutiae-only score (a comparison where a view has no
+// orientation field) on the scale of the fused scores: the score whose
+// calibrated false match rate, in the fused table, equals that of s0 in the
+// minutiae-only table. Both tables have the same FMR rows and thresholds
+// interpolated linearly in log10(fmr) between them, so the map is linear
+// between corresponding rows; below the first row it scales linearly from
+// 0, above the last it runs linearly to 1 at 1. It is increasing, maps 0 to
+// 0 and 1 to 1.
+func commonScale(s0 float64) float64 {
+	return mapScale(s0, calibrationMinutiae, calibration)
+}
+
+func mapScale(s0 float64, from, to []calPoint) float64 {
+	if s0 <= 0 {
+		return 0
+	}
+	if s0 <= from[0].threshold {
+		return s0 * to[0].threshold / from[0].threshold
+	}
+	for i := 1; i < len(from); i++ {
+		if s0 <= from[i].threshold {
+			w := (s0 - from[i-1].threshold) / (from[i].threshold - from[i-1].threshold)
+			return to[i-1].threshold + w*(to[i].threshold-to[i-1].threshold)
+		}
+	}
+	last, tl := from[len(from)-1].threshold, to[len(to)-1].threshold
+	if s0 >= 1 || last >= 1 {
+		return min(1, max(s0, tl))
+	}
+	return tl + (s0-last)*(1-tl)/(1-last)
+}

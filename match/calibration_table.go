@@ -6,10 +6,21 @@ package match
 const calibrationImpostors = 7168
 
 // calibrationMethod says how the thresholds were derived.
-const calibrationMethod = "empirical quantile where at least 10 of the 7168 impostors lie above it; beyond, the higher of an exponential fit of the top 1% (t0=0.0146, beta=0.0018, p0=0.0099) and just above the impostor at that rank; below 1/7168, the fitted slope anchored at the highest impostor score seen (0.0243)"
+const calibrationMethod = "empirical quantile where at least 10 of the 7168 impostors lie above it; beyond, the higher of an exponential fit of the top 1% (t0=0.2962, beta=0.0026, p0=0.0099) and just above the impostor at that rank; below 1/7168, the fitted slope anchored at the highest impostor score seen (0.3042)"
 
-// calibration maps false match rates to thresholds, FMR decreasing.
+// calibration maps false match rates to thresholds of Score, FMR decreasing.
 var calibration = []calPoint{
+	{fmr: 0.1, threshold: 0.2811},
+	{fmr: 0.01, threshold: 0.2962},
+	{fmr: 0.001, threshold: 0.3023},
+	{fmr: 0.0001, threshold: 0.3084},
+	{fmr: 1e-05, threshold: 0.3144},
+	{fmr: 1e-06, threshold: 0.3205},
+}
+
+// calibrationMinutiae maps the same false match rates to thresholds of
+// MinutiaeScore (empirical quantile where at least 10 of the 7168 impostors lie above it; beyond, the higher of an exponential fit of the top 1% (t0=0.0146, beta=0.0018, p0=0.0099) and just above the impostor at that rank; below 1/7168, the fitted slope anchored at the highest impostor score seen (0.0243)).
+var calibrationMinutiae = []calPoint{
 	{fmr: 0.1, threshold: 0.0124},
 	{fmr: 0.01, threshold: 0.0146},
 	{fmr: 0.001, threshold: 0.0191},

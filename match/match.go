@@ -39,9 +39,10 @@ type point struct {
 // so prepare a probe once and compare it with every candidate. A Prepared is
 // immutable and safe for concurrent use.
 type Prepared struct {
-	pts  []point
-	cyls []cylinder
-	ang  []float64 // direction of the minutia of each cylinder
+	field *orientGrid // nil if the template has none
+	pts   []point
+	cyls  []cylinder
+	ang   []float64 // direction of the minutia of each cylinder
 	// For cylinders u, v (index u*n+v, n = len(cyls)): the distance between
 	// their minutiae and the direction from u's minutia to v's relative to
 	// u's direction.
@@ -80,6 +81,11 @@ func Prepare(t *template.Template, finger int) (*Prepared, error) {
 	}
 	sx, sy := refPxPerCm/float64(t.ResolutionX), refPxPerCm/float64(t.ResolutionY)
 	p := &Prepared{pts: make([]point, len(ms))}
+	of, err := t.Fingers[finger].OrientationField()
+	if err != nil {
+		return nil, fmt.Errorf("match: finger view %d: %v", finger, err)
+	}
+	p.field = newOrientGrid(of, sx, sy)
 	for i, m := range ms {
 		if math.IsNaN(m.Angle) || math.IsInf(m.Angle, 0) {
 			return nil, fmt.Errorf("match: finger view %d, minutia %d: angle is %v", finger, i, m.Angle)
@@ -204,6 +210,7 @@ func zAngle(t *[zAN + 1]float32, d float32) float32 {
 
 // scratch holds one comparison's working memory.
 type scratch struct {
+	raw      bool // the minutiae score alone: no field fusion, no common scale (MinutiaeScore)
 	keys     []uint64
 	heap     []uint64
 	rowStart []int32 // s.keys[rowStart[u]:rowStart[u+1]] are the keys of cylinder u of the first view
@@ -251,6 +258,15 @@ type effPair struct {
 // translation. See the package documentation for the algorithm.
 func Score(probe, candidate *Prepared) float64 {
 	var s scratch
+	return s.score(probe, candidate)
+}
+
+// MinutiaeScore is the minutiae score of two prepared views alone: before
+// the orientation-field fusion and before it is put on the common scale of
+// Score. The calibration (`gatebench match --calibrate`) measures its
+// impostor distribution; a decision should use Score.
+func MinutiaeScore(probe, candidate *Prepared) float64 {
+	s := scratch{raw: true}
 	return s.score(probe, candidate)
 }
 
@@ -380,10 +396,10 @@ func (s *scratch) relax(a, b *Prepared) float64 {
 	}
 	// Divide by nP even if fewer pairs exist: few pairs are weak evidence.
 	s0 := min(1, max(0, sum/float64(nPairs(len(a.cyls), len(b.cyls)))))
-	if s0 == 0 || min(len(a.cyls), len(b.cyls)) >= muP {
-		return s0
+	if s0 != 0 && min(len(a.cyls), len(b.cyls)) < muP {
+		s0 *= s.overlapFactor(a, b)
 	}
-	return s0 * s.overlapFactor(a, b)
+	return s.fieldFusion(a, b, s0)
 }
 
 // Overlap normalisation of small views. The LSS-R score says how strongly

@@ -43,6 +43,7 @@ func single(tmpl *template.Template, f int) *template.Template {
 // real record. The image grows so that no minutia falls off it.
 func transform(tmpl *template.Template, deg, dx, dy float64) *template.Template {
 	c := single(tmpl, 0)
+	c.Fingers[0].Extended = nil // an orientation field would no longer fit the moved minutiae
 	th := deg * math.Pi / 180
 	cx, cy := float64(tmpl.Width)/2, float64(tmpl.Height)/2
 	const pad = 200
@@ -84,6 +85,7 @@ func crop(tmpl *template.Template, frac, ox, oy float64) *template.Template {
 // minutiae lost and spurious ones added, then a rotation and a shift.
 func distort(tmpl *template.Template, rng *rand.Rand, amp, lose, spurious, deg, shift float64) *template.Template {
 	c := single(tmpl, 0)
+	c.Fingers[0].Extended = nil // an orientation field would no longer fit the moved minutiae
 	var out []template.Minutia
 	w, h := float64(tmpl.Width), float64(tmpl.Height)
 	px, py := rng.Float64()*2*math.Pi, rng.Float64()*2*math.Pi

@@ -421,8 +421,8 @@ func (c *Config) validate(file string) Errors {
 			bad(d.f, fmt.Sprintf("%s: allowed %s to %s", d.v.Std(), d.min, d.max))
 		}
 	}
-	if c.Match.TargetFMR < 1e-7 || c.Match.TargetFMR > 1e-2 {
-		bad("match.target_fmr", fmt.Sprintf("%g: allowed 1e-7 to 1e-2 (default 1e-4: one false match in 10,000 impostor attempts)", c.Match.TargetFMR))
+	if c.Match.TargetFMR < 1e-7 || c.Match.TargetFMR > 1e-3 {
+		bad("match.target_fmr", fmt.Sprintf("%g: allowed 1e-7 to 1e-3 (default 1e-4: one false match in 10,000 impostor attempts; above 1e-3 the threshold falls below the orientation field's weight, and the ridge flow alone could match)", c.Match.TargetFMR))
 	}
 	if c.Match.Threshold < 0 {
 		bad("match.threshold", fmt.Sprintf("%g: allowed 0 (the matcher's calibrated default) or a positive score", c.Match.Threshold))
