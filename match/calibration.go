@@ -62,6 +62,9 @@ func commonScale(s0 float64) float64 {
 	return mapScale(s0, calibrationMinutiae, calibration)
 }
 
+// mapScale maps score s0 from calibration table from to table to (the same
+// FMR rows, thresholds increasing; TestCalibrationTablesShareRows): linear
+// between corresponding rows, from 0 below the first, to 1 above the last.
 func mapScale(s0 float64, from, to []calPoint) float64 {
 	if s0 <= 0 {
 		return 0

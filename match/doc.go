@@ -36,7 +36,13 @@
 //     averaged over at least 10 pairs so that tiny views gain nothing from
 //     a couple of chance agreements; the nP pairs (4 to 12, growing with the
 //     views' size) that best kept their similarity are averaged, divided by
-//     nP. The result is in [0, 1] and symmetric.
+//     nP. Views of fewer than 20 cylinders are then scaled by how much of
+//     their common area's minutiae pair after a rigid alignment.
+//  4. Orientation-field fusion: the ridge flow stored by the extractor is
+//     compared under the alignments of the 3 best supported pairs and adds
+//     up to 0.3 (orientfield.go). A comparison without field evidence is
+//     scored on its minutiae alone, put on the same scale by its own
+//     calibration. The result is in [0, 1] and symmetric.
 //
 // Matcher.Verify prepares the probe once and takes the best score over all
 // finger views of the enrolled templates; VerifyPrepared takes views
@@ -57,5 +63,8 @@
 //     handled only by the tolerances.
 //   - Minutia type and quality are ignored (extractors swap endings and
 //     bifurcations); ridge counts, cores and deltas in the extended data are
-//     not used.
+//     not used. The one extended data area used is ttpgate's orientation
+//     field (template.OrientationField, written by match/extract): see
+//     "Orientation-field fusion" in orientfield.go. Extended data the
+//     matcher cannot read is ignored, never an error.
 package match

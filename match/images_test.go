@@ -232,7 +232,15 @@ func FuzzVerify(f *testing.F) {
 	for _, name := range []string{"iso19794p2v2005-sample.dat", "ansi378v2004-sample.dat", "sourceafis-iso-probe.dat"} {
 		f.Add(testfiles.Read(f, "templates/"+name))
 	}
-	enrolled := []*template.Template{load(f, "sourceafis-iso-nonmatching.dat")}
+	// An extracted template carries an orientation field: the fusion is
+	// fuzzed too.
+	withField := easyImpressions(f)[[2]int{2, 3}]
+	iso, err := withField.EncodeISO()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(iso)
+	enrolled := []*template.Template{load(f, "sourceafis-iso-nonmatching.dat"), withField}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tp, err := template.Decode(data)
 		if err != nil {

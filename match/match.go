@@ -1,7 +1,9 @@
 package match
 
 import (
+	"bytes"
 	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -39,10 +41,11 @@ type point struct {
 // so prepare a probe once and compare it with every candidate. A Prepared is
 // immutable and safe for concurrent use.
 type Prepared struct {
-	field *orientGrid // nil if the template has none
-	pts   []point
-	cyls  []cylinder
-	ang   []float64 // direction of the minutia of each cylinder
+	field    *orientGrid // nil if the template has none
+	fieldKey []byte      // the field and its scale, to order views whose minutiae are equal (less)
+	pts      []point
+	cyls     []cylinder
+	ang      []float64 // direction of the minutia of each cylinder
 	// For cylinders u, v (index u*n+v, n = len(cyls)): the distance between
 	// their minutiae and the direction from u's minutia to v's relative to
 	// u's direction.
@@ -81,11 +84,15 @@ func Prepare(t *template.Template, finger int) (*Prepared, error) {
 	}
 	sx, sy := refPxPerCm/float64(t.ResolutionX), refPxPerCm/float64(t.ResolutionY)
 	p := &Prepared{pts: make([]point, len(ms))}
-	of, err := t.Fingers[finger].OrientationField()
-	if err != nil {
-		return nil, fmt.Errorf("match: finger view %d: %v", finger, err)
+	// Extended data the matcher cannot read (another vendor's areas in an
+	// unusual layout, or a damaged field) is not an error: the view is
+	// compared on its minutiae alone, as one without a field.
+	if of, err := t.Fingers[finger].OrientationField(); err == nil && of != nil {
+		p.field = newOrientGrid(of, sx, sy)
+		p.fieldKey = binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, math.Float64bits(sx)), math.Float64bits(sy))
+		p.fieldKey = append(p.fieldKey, of.Cells...)
+		p.fieldKey = append(p.fieldKey, byte(of.Step), byte(of.X0), byte(of.Y0), byte(of.Cols), byte(of.Rows))
 	}
-	p.field = newOrientGrid(of, sx, sy)
 	for i, m := range ms {
 		if math.IsNaN(m.Angle) || math.IsInf(m.Angle, 0) {
 			return nil, fmt.Errorf("match: finger view %d, minutia %d: angle is %v", finger, i, m.Angle)
@@ -768,7 +775,9 @@ func less(a, b *Prepared) bool {
 			return c < 0
 		}
 	}
-	return false
+	// Equal minutiae: the field decides, since the agreement is measured
+	// from the first view's cells.
+	return bytes.Compare(a.fieldKey, b.fieldKey) < 0
 }
 
 // normAngle returns a in [0, 2π).

@@ -15,18 +15,22 @@ import (
 // share still can. After the relaxation, each of the fieldAlignments best
 // supported pairs of cylinders proposes an alignment (the rigid transform
 // that superposes the two minutiae); a's orientation field, moved by it, is
-// compared cell by cell with b's: v = max(0, mean cos 2Δ) · min(1, n/fieldCellsFull)
-// over the n cells that land on a cell of b with an orientation. The best v
-// over the alignments is added to the minutiae score with weight
-// fieldWeight, and the sum capped at 1. Like Gu, Zhou and Yang (2006,
-// "Fingerprint recognition by combining global structure and local cues"),
-// the orientation field is evidence next to the minutiae, not a replacement:
-// the field term adds at most fieldWeight, below the thresholds of the false
-// match rates the configuration allows (1e-3 and below), so no pair matches
-// on its ridge flow alone. Views without a field
-// (templates from other extractors) are scored on their minutiae alone; that
-// score is put on the fused score's scale by its own calibration
-// (commonScale), so that one threshold means one false match rate for both.
+// compared cell by cell with b's: v = max(0, mean cos 2Δ) over the n
+// sampled cells that land on a cell of b with an orientation. The fused
+// score min(1, s0 + fieldWeight·v) is weighted by w = min(1,
+// n/fieldCellsFull) against the minutiae score alone (on the common scale,
+// below) by 1 − w, and the best alignment's is the score (fieldFusion).
+// Like Gu, Zhou and Yang (2006, "Fingerprint recognition by combining
+// global structure and local cues"), the field is evidence next to the
+// minutiae, aligned by them, not a replacement: the score is at most the
+// larger of s0 + fieldWeight and the minutiae score alone, so a match needs
+// a minutiae score of at least the threshold − fieldWeight (0.0084 at the
+// default FMR) even where the ridge flow agrees perfectly, and the
+// configuration keeps the threshold above fieldWeight (FMR 1e-3 and below).
+// Views without a field (templates from other extractors, or extended data
+// the matcher cannot read) are scored on their minutiae alone; that score
+// is put on the fused score's scale by its own calibration (commonScale),
+// so that one threshold means one false match rate for both.
 const (
 	fieldAlignments = 3    // alignments tried: the best supported pairs (by efficiency)
 	fieldWeight     = 0.3  // weight of the field agreement next to the minutiae score
@@ -84,15 +88,14 @@ func newOrientGrid(of *template.OrientationField, sx, sy float64) *orientGrid {
 	return g
 }
 
-// agreement moves a's cells by T and returns max(0, mean cos 2Δ) ·
-// min(1, n/fieldCellsFull) over the n cells that land on a cell of b with
-// an orientation.
-func (a *orientGrid) agreement(b *orientGrid, T xform) float64 {
+// agreement moves a's sampled cells by T and returns the number n that
+// land on a cell of b with an orientation, and max(0, mean cos 2Δ) over
+// them (0 if none).
+func (a *orientGrid) agreement(b *orientGrid, T xform) (n int, v float64) {
 	c, s := float32(T.c), float32(T.s)
 	tx, ty := float32(T.tx), float32(T.ty)
 	c2t, s2t := float32(T.c*T.c-T.s*T.s), float32(2*T.s*T.c) // rotation of the doubled angle
 	var sum float32
-	n := 0
 	for i := range a.cx {
 		x := c*a.cx[i] - s*a.cy[i] + tx - b.x0
 		y := -(s*a.cx[i] + c*a.cy[i] + ty) - b.y0
@@ -112,26 +115,34 @@ func (a *orientGrid) agreement(b *orientGrid, T xform) float64 {
 		sum += ac*b.c2[k] + as*b.s2[k]
 	}
 	if n == 0 || sum <= 0 {
-		return 0
+		return n, 0
 	}
-	return float64(sum) / float64(n) * min(1, float64(n)/fieldCellsFull)
+	return n, float64(sum) / float64(n)
 }
 
-// fieldFusion returns s0 fused with the best orientation-field agreement
-// over the alignments of the best supported pairs (after relax).
+// fieldFusion returns the score of a comparison after relax, from its
+// minutiae score s0: for each of the fieldAlignments best supported pairs'
+// alignments, the fused score min(1, s0 + fieldWeight·v) weighted by how
+// much of the field overlaps, w = min(1, n/fieldCellsFull), and the
+// minutiae score alone on the common scale weighted by 1 − w; the best of
+// them. Without field evidence (no field, or no overlap) it is the minutiae
+// score on the common scale, as for a view without a field.
 func (s *scratch) fieldFusion(a, b *Prepared, s0 float64) float64 {
 	if s.raw {
 		return s0
 	}
-	if a.field == nil || b.field == nil {
-		return commonScale(s0)
+	alone := commonScale(s0)
+	if a.field == nil || b.field == nil || len(s.eff) == 0 {
+		return alone
 	}
 	best := 0.0
 	for _, e := range s.eff[:min(len(s.eff), fieldAlignments)] {
 		sp := s.sel[e.t]
-		best = max(best, a.field.agreement(b.field, pairXform(a.cpt[sp.a], b.cpt[sp.b])))
+		n, v := a.field.agreement(b.field, pairXform(a.cpt[sp.a], b.cpt[sp.b]))
+		w := min(1, float64(n)/fieldCellsFull)
+		best = max(best, w*min(1, s0+fieldWeight*v)+(1-w)*alone)
 	}
-	return min(1, s0+fieldWeight*best)
+	return best
 }
 
 // doubledAngles[v] is (cos 2θ, -sin 2θ) of cell value v (θ = v-1 degrees,

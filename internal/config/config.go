@@ -16,6 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"ttpgate/match"
 	"ttpgate/sync/registry"
 )
 
@@ -424,8 +425,11 @@ func (c *Config) validate(file string) Errors {
 	if c.Match.TargetFMR < 1e-7 || c.Match.TargetFMR > 1e-3 {
 		bad("match.target_fmr", fmt.Sprintf("%g: allowed 1e-7 to 1e-3 (default 1e-4: one false match in 10,000 impostor attempts; above 1e-3 the threshold falls below the orientation field's weight, and the ridge flow alone could match)", c.Match.TargetFMR))
 	}
-	if c.Match.Threshold < 0 {
-		bad("match.threshold", fmt.Sprintf("%g: allowed 0 (the matcher's calibrated default) or a positive score", c.Match.Threshold))
+	// A fixed threshold below the one for FMR 1e-3 would let the ridge flow
+	// alone match, and one copied from before the orientation field (session
+	// 3: scores about 0.3 higher) would accept nearly every impostor.
+	if lo := match.ThresholdForFMR(1e-3); c.Match.Threshold != 0 && (c.Match.Threshold < lo || c.Match.Threshold > 1) {
+		bad("match.threshold", fmt.Sprintf("%g: allowed 0 (the matcher's calibrated default, preferred: set match.target_fmr) or a score from %.4f (FMR 1e-3) to 1; thresholds from before the orientation field (about 0.02 to 0.03) are on the old scale", c.Match.Threshold, lo))
 	}
 	return errs
 }

@@ -66,6 +66,8 @@ func TestBadConfigsNameFileFieldAndAllowed(t *testing.T) {
 		{"bad duration", minimal + "lane: {door_pulse: soon}\n", []string{"gate.yaml", "not a duration"}},
 		{"bad attempts", minimal + "lane: {max_attempts: 0}\n", []string{"lane.max_attempts", "allowed 1 to 10"}},
 		{"bad zone", minimal + "timezone: Mars/Olympus\n", []string{"timezone", "IANA"}},
+		{"loose fmr", minimal + "match: {target_fmr: 0.01}\n", []string{"match.target_fmr", "allowed 1e-7 to 1e-3"}},
+		{"old-scale threshold", minimal + "match: {threshold: 0.025}\n", []string{"match.threshold", "0.025", "FMR 1e-3", "old scale"}},
 		{"not yaml", "gate: [", []string{"gate.yaml", "not valid YAML"}},
 		{"empty", "", []string{"empty file"}},
 	}

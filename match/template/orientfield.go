@@ -94,13 +94,15 @@ func EncodeOrientation(th float64) uint8 {
 }
 
 // Orientation returns the orientation of cell (c, r) of the box, in radians
-// in [0, π) (image coordinates), and whether the cell has one.
+// in [0, π) (image coordinates), and whether the cell has one (a cell
+// outside the box or the Cells slice, or holding a value above 180, has
+// none).
 func (o *OrientationField) Orientation(c, r int) (float64, bool) {
-	if c < 0 || r < 0 || c >= o.Cols || r >= o.Rows {
+	if c < 0 || r < 0 || c >= o.Cols || r >= o.Rows || r*o.Cols+c >= len(o.Cells) {
 		return 0, false
 	}
 	v := o.Cells[r*o.Cols+c]
-	if v == 0 {
+	if v == 0 || v > 180 {
 		return 0, false
 	}
 	return float64(v-1) * math.Pi / 180, true

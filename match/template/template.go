@@ -11,11 +11,13 @@
 // impression type, quality, minutiae (6 bytes each: 2-bit type, 14-bit X,
 // 14-bit Y, angle, quality) and an extended data area whose total length is
 // given by a 2-byte field. The extended data area is kept as raw bytes: it is
-// skipped by its total length and re-emitted unchanged, never interpreted.
-// (Implementations disagree on whether an ISO 2005 extended data block's own
-// length field counts its 4-byte header: the sample in the standard and the
-// SourceAFIS encoder do it differently, so interpreting the blocks would make
-// one of them undecodable.)
+// skipped by its total length and re-emitted unchanged, and Decode never
+// interprets it. (Implementations disagree on whether an ISO 2005 extended
+// data block's own length field counts its 4-byte header: the sample in the
+// standard and the SourceAFIS encoder do it differently, so Decode does not
+// depend on it.) ExtendedAreas splits it on request, reading either
+// convention, and OrientationField reads ttpgate's own area; a caller that
+// cannot read it can ignore it.
 //
 // The codecs are pure: they take and return bytes, never do I/O, never panic,
 // and allocate no more than the input's size justifies. Later versions of the
