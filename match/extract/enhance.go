@@ -34,6 +34,7 @@ const (
 	momentSigma  = 5.0  // smoothing of the gradient moments
 	orientSigma  = 3.0  // smoothing of the doubled-angle orientation vectors
 	gaborOrients = 16   // orientations of the Gabor bank
+	gaborTile    = 64   // side of the tiles the Gabor bank filters orientation by orientation
 	minPeriod    = 5.0
 	maxPeriod    = 15.0
 	minArea      = 0.06 // the finger area must cover this fraction of the image...
@@ -225,6 +226,15 @@ func enhance(g *Gray) (*field, error) {
 	rad := gaborRadius(f.period) + 1
 	x0, y0, x1, y1 = max(0, x0-rad), max(0, y0-rad), min(w-1, x1+rad), min(h-1, y1+rad)
 	cw, ch := x1-x0+1, y1-y0+1
+	// Each orientation is filtered only where its pixels are: over the
+	// bounding box of its pixels in each gaborTile-square tile of the crop
+	// (a fifth of the work of filtering the whole crop 16 times, on the
+	// test sets). A region of a Mat reads its neighbours from the whole
+	// Mat, and OpenCV computes a pixel's response alike wherever it lies in
+	// the region filtered (checked bit for bit on regions of every size
+	// and offset), so the responses are those of the whole crop.
+	tw, th := (cw+gaborTile-1)/gaborTile, (ch+gaborTile-1)/gaborTile
+	boxes := make([]image.Rectangle, tw*th*gaborOrients) // Min inclusive, Max exclusive; empty if Max.X == 0
 	crop := make([]float32, cw*ch)
 	bin := make([]int8, cw*ch)
 	for y := range ch {
@@ -233,7 +243,14 @@ func enhance(g *Gray) (*field, error) {
 			i := (y+y0)*w + x + x0
 			bin[y*cw+x] = -1
 			if f.mask[i] {
-				bin[y*cw+x] = int8(int(math.Round(float64(f.orient[i])/(math.Pi/gaborOrients))) % gaborOrients)
+				k := int(math.Round(float64(f.orient[i])/(math.Pi/gaborOrients))) % gaborOrients
+				bin[y*cw+x] = int8(k)
+				b := &boxes[((y/gaborTile)*tw+x/gaborTile)*gaborOrients+k]
+				if b.Max.X == 0 {
+					*b = image.Rect(x, y, x+1, y+1)
+				} else {
+					b.Min.X, b.Max.X, b.Max.Y = min(b.Min.X, x), max(b.Max.X, x+1), y+1
+				}
 			}
 		}
 	}
@@ -243,21 +260,36 @@ func enhance(g *Gray) (*field, error) {
 	}
 	defer cm.Close()
 	f.ridge = make([]uint8, n)
+	a, b := gocv.NewMat(), gocv.NewMat()
+	defer a.Close()
+	defer b.Close()
 	for k := range gaborOrients {
-		th := float64(k) * math.Pi / gaborOrients
-		cx, cy, sx, sy := gaborSeparable(th, f.period)
-		a, b := gocv.NewMat(), gocv.NewMat()
-		gocv.SepFilter2D(cm, &a, gocv.MatTypeCV32F, cx, cy, image.Pt(-1, -1), 0, gocv.BorderReflect101)
-		gocv.SepFilter2D(cm, &b, gocv.MatTypeCV32F, sx, sy, image.Pt(-1, -1), 0, gocv.BorderReflect101)
-		ra, _ := a.DataPtrFloat32()
-		rb, _ := b.DataPtrFloat32()
-		for j, bk := range bin {
-			// Ridges are dark: a negative response.
-			if int(bk) == k && ra[j]-rb[j] < 0 {
-				f.ridge[(j/cw+y0)*w+j%cw+x0] = 1
+		cx, cy, sx, sy := gaborSeparable(float64(k)*math.Pi/gaborOrients, f.period)
+		for t := range tw * th {
+			r := boxes[t*gaborOrients+k]
+			if r.Max.X == 0 {
+				continue
+			}
+			roi := cm.Region(r)
+			gocv.SepFilter2D(roi, &a, gocv.MatTypeCV32F, cx, cy, image.Pt(-1, -1), 0, gocv.BorderReflect101)
+			gocv.SepFilter2D(roi, &b, gocv.MatTypeCV32F, sx, sy, image.Pt(-1, -1), 0, gocv.BorderReflect101)
+			roi.Close()
+			ra, _ := a.DataPtrFloat32()
+			rb, _ := b.DataPtrFloat32()
+			rw := r.Dx()
+			for y := r.Min.Y; y < r.Max.Y; y++ {
+				row := bin[y*cw : (y+1)*cw]
+				out := f.ridge[(y+y0)*w+x0:]
+				j := (y - r.Min.Y) * rw
+				for x := r.Min.X; x < r.Max.X; x++ {
+					// Ridges are dark: a negative response.
+					if int(row[x]) == k && ra[j+x-r.Min.X]-rb[j+x-r.Min.X] < 0 {
+						out[x] = 1
+					}
+				}
 			}
 		}
-		for _, m := range []gocv.Mat{a, b, cx, cy, sx, sy} {
+		for _, m := range []gocv.Mat{cx, cy, sx, sy} {
 			m.Close()
 		}
 	}
