@@ -61,6 +61,14 @@ func floats(m gocv.Mat) ([]float32, error) {
 	return slices.Clone(d), nil
 }
 
+// view returns a CV_32F Mat's data without copying it: valid until m is
+// closed. enhance reads most intermediate images once, before it returns
+// and closes them, so copying them out would only cost time.
+func view(m gocv.Mat) []float32 {
+	d, _ := m.DataPtrFloat32()
+	return d
+}
+
 func blur(src gocv.Mat, k int) gocv.Mat {
 	dst := gocv.NewMat()
 	gocv.BoxFilter(src, &dst, -1, image.Pt(k, k))
@@ -104,8 +112,8 @@ func enhance(g *Gray) (*field, error) {
 	m1, m2 := blur(img, normWindow), blur(sq, normWindow)
 	defer m1.Close()
 	defer m2.Close()
-	mean1, _ := floats(m1)
-	mean2, _ := floats(m2)
+	mean1 := view(m1)
+	mean2 := view(m2)
 	// Segmentation measures the contrast of the image smoothed with σ = 1 px
 	// (segSmooth): white sensor noise loses about 70% of its deviation,
 	// ridges (period 5 to 15 px) keep 45% to 92% of theirs. On the raw image,
@@ -120,8 +128,8 @@ func enhance(g *Gray) (*field, error) {
 	s1, s2 := blur(segImg, segWindow), blur(segSq, segWindow)
 	defer s1.Close()
 	defer s2.Close()
-	seg1, _ := floats(s1)
-	seg2, _ := floats(s2)
+	seg1 := view(s1)
+	seg2 := view(s2)
 	norm := make([]float32, n)
 	sdev := make([]float32, n)
 	for i := range n {
@@ -144,19 +152,24 @@ func enhance(g *Gray) (*field, error) {
 	defer gy.Close()
 	gocv.Sobel(sm, &gx, gocv.MatTypeCV32F, 1, 0, 3, 1, 0, gocv.BorderReflect101)
 	gocv.Sobel(sm, &gy, gocv.MatTypeCV32F, 0, 1, 3, 1, 0, gocv.BorderReflect101)
-	dx, _ := floats(gx)
-	dy, _ := floats(gy)
+	dx := view(gx)
+	dy := view(gy)
 	gxx, gyy, gxy := make([]float32, n), make([]float32, n), make([]float32, n)
 	for i := range n {
 		gxx[i], gyy[i], gxy[i] = dx[i]*dx[i], dy[i]*dy[i], dx[i]*dy[i]
 	}
+	var smoothed []gocv.Mat // closed when enhance returns: their data are viewed, not copied
+	defer func() {
+		for _, m := range smoothed {
+			m.Close()
+		}
+	}()
 	smooth := func(v []float32, sigma float64) []float32 {
 		m, _ := newMat32(w, h, v)
-		defer m.Close()
 		s := gauss(m, sigma)
-		defer s.Close()
-		out, _ := floats(s)
-		return out
+		m.Close()
+		smoothed = append(smoothed, s)
+		return view(s)
 	}
 	gxx, gyy, gxy = smooth(gxx, momentSigma), smooth(gyy, momentSigma), smooth(gxy, momentSigma)
 	c2, s2v := make([]float32, n), make([]float32, n)
