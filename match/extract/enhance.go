@@ -326,7 +326,8 @@ func (f *field) cleanMask(mask8 []byte) error {
 	gocv.MorphologyEx(m, &a, gocv.MorphClose, k)
 	gocv.MorphologyEx(a, &b, gocv.MorphOpen, k)
 	clean, _ := b.DataPtrUint8()
-	// Largest 4-connected region.
+	// Largest 4-connected region (the first found in raster order among
+	// equals).
 	label := make([]int32, n)
 	var best, bestSize int32
 	var stack []int
@@ -336,64 +337,40 @@ func (f *field) cleanMask(mask8 []byte) error {
 			continue
 		}
 		next++
-		size := int32(0)
-		stack = append(stack[:0], s)
-		label[s] = next
-		for len(stack) > 0 {
-			p := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			size++
-			x, y := p%w, p/w
-			for _, q := range [4][2]int{{x - 1, y}, {x + 1, y}, {x, y - 1}, {x, y + 1}} {
-				if q[0] < 0 || q[1] < 0 || q[0] >= w || q[1] >= h {
-					continue
-				}
-				j := q[1]*w + q[0]
-				if clean[j] != 0 && label[j] == 0 {
-					label[j] = next
-					stack = append(stack, j)
-				}
-			}
-		}
-		if size > bestSize {
-			best, bestSize = next, size
+		var size int
+		size, stack = fillSpans(clean, label, w, s, next, stack)
+		if int32(size) > bestSize {
+			best, bestSize = next, int32(size)
 		}
 	}
 	if bestSize < minAreaPx || float64(bestSize) < minArea*float64(n) {
 		return fmt.Errorf("%w: the finger area is %d pixels, want at least %d and %.0f%% of the image", ErrNoUsableCapture, bestSize, minAreaPx, 100*minArea)
 	}
 	// Fill holes: background not reachable from the image border.
-	outside := make([]bool, n)
-	stack = stack[:0]
+	open := make([]byte, n) // not the region
 	for p := range n {
-		x, y := p%w, p/w
-		if (x == 0 || y == 0 || x == w-1 || y == h-1) && label[p] != best {
-			outside[p] = true
-			stack = append(stack, p)
+		if label[p] != best {
+			open[p] = 1
 		}
 	}
-	for len(stack) > 0 {
-		p := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		x, y := p%w, p/w
-		for _, q := range [4][2]int{{x - 1, y}, {x + 1, y}, {x, y - 1}, {x, y + 1}} {
-			if q[0] < 0 || q[1] < 0 || q[0] >= w || q[1] >= h {
-				continue
+	outside := make([]int32, n)
+	for y := range h {
+		for x := range w {
+			if p := y*w + x; (x == 0 || y == 0 || x == w-1 || y == h-1) && open[p] != 0 && outside[p] == 0 {
+				_, stack = fillSpans(open, outside, w, p, 1, stack)
 			}
-			j := q[1]*w + q[0]
-			if !outside[j] && label[j] != best {
-				outside[j] = true
-				stack = append(stack, j)
+			if y > 0 && y < h-1 && x == 0 {
+				x = w - 2 // inner rows: only their two ends lie on the border
 			}
 		}
 	}
 	fg := make([]byte, n)
-	for p := range n {
-		x, y := p%w, p/w
-		// The image's own edge is a border too.
-		if !outside[p] && x > 0 && y > 0 && x < w-1 && y < h-1 {
-			f.mask[p] = true
-			fg[p] = 255
+	for y := 1; y < h-1; y++ { // the image's own edge is a border too
+		for x := 1; x < w-1; x++ {
+			if p := y*w + x; outside[p] == 0 {
+				f.mask[p] = true
+				fg[p] = 255
+			}
 		}
 	}
 	fm, err := gocv.NewMatFromBytes(h, w, gocv.MatTypeCV8U, fg)
@@ -407,6 +384,52 @@ func (f *field) cleanMask(mask8 []byte) error {
 	gocv.DistanceTransform(fm, &dist, &labels, gocv.DistL2, gocv.DistanceMask5, gocv.DistanceLabelCComp)
 	f.border, _ = floats(dist)
 	return nil
+}
+
+// fillSpans sets mark to v over the 4-connected region of seed: the pixels
+// reachable from it through pixels with open set and mark 0 (seed being
+// one of them). It returns the region's size and the stack, for reuse. A
+// run of a row is filled at once and only the starts of the open runs next
+// to it are stacked: far fewer pushes, and no division to find a pixel's
+// row, than pixel by pixel.
+func fillSpans(open []byte, mark []int32, w, seed int, v int32, stack []int) (int, []int) {
+	n := len(open)
+	size := 0
+	stack = append(stack[:0], seed)
+	for len(stack) > 0 {
+		p := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if mark[p] != 0 {
+			continue
+		}
+		row := p - p%w
+		l, r := p, p
+		for l > row && open[l-1] != 0 && mark[l-1] == 0 {
+			l--
+		}
+		for r+1 < row+w && open[r+1] != 0 && mark[r+1] == 0 {
+			r++
+		}
+		for i := l; i <= r; i++ {
+			mark[i] = v
+		}
+		size += r - l + 1
+		// The open, unmarked runs above and below [l, r]: one seed each.
+		for _, d := range [2]int{-w, w} {
+			if row+d < 0 || row+d >= n {
+				continue
+			}
+			in := false
+			for i := l + d; i <= r+d; i++ {
+				ok := open[i] != 0 && mark[i] == 0
+				if ok && !in {
+					stack = append(stack, i)
+				}
+				in = ok
+			}
+		}
+	}
+	return size, stack
 }
 
 // ridgePeriod estimates the ridge period by the x-signature method (Hong,
