@@ -5,6 +5,7 @@ import (
 	"image"
 	"math"
 	"slices"
+	"sync"
 	"unsafe"
 
 	"gocv.io/x/gocv"
@@ -69,6 +70,30 @@ func view(m gocv.Mat) []float32 {
 	return d
 }
 
+// work holds one extraction's temporary images, kept in workPool for the
+// next: they are some 45 bytes per pixel, and allocated afresh they made
+// the garbage collector run every extraction or two and hand their pages
+// back to the system, to be faulted in again (a fifth of an extraction's
+// CPU time went to the collector and page faults). Only enhance's
+// temporaries are kept, never what the field returns.
+type work struct {
+	pix, norm, sdev, gxx, gyy, gxy, c2, s2v, crop []float32
+	mask8, open, fg                               []byte
+	bin                                           []int8
+	label, outside                                []int32
+}
+
+var workPool = sync.Pool{New: func() any { return new(work) }}
+
+// grow returns s resliced to n elements, or a new slice if s is too
+// short: its contents are unspecified.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
 func blur(src gocv.Mat, k int) gocv.Mat {
 	dst := gocv.NewMat()
 	gocv.BoxFilter(src, &dst, -1, image.Pt(k, k))
@@ -95,7 +120,10 @@ func enhance(g *Gray) (*field, error) {
 	if sd := math.Sqrt(max(0, sum2/float64(n)-mean*mean)); sd < 4 {
 		return nil, fmt.Errorf("%w: the image is uniform (mean %.0f, deviation %.1f): blank, black or saturated capture", ErrNoUsableCapture, mean, sd)
 	}
-	pix := make([]float32, n)
+	wk := workPool.Get().(*work)
+	defer workPool.Put(wk) // after the deferred closes below: Mats wrap these buffers
+	pix := grow(wk.pix, n)
+	wk.pix = pix
 	for i, p := range g.Pix {
 		pix[i] = float32(p)
 	}
@@ -130,8 +158,8 @@ func enhance(g *Gray) (*field, error) {
 	defer s2.Close()
 	seg1 := view(s1)
 	seg2 := view(s2)
-	norm := make([]float32, n)
-	sdev := make([]float32, n)
+	norm, sdev := grow(wk.norm, n), grow(wk.sdev, n)
+	wk.norm, wk.sdev = norm, sdev
 	for i := range n {
 		sd := float32(math.Sqrt(float64(max(0, mean2[i]-mean1[i]*mean1[i]))))
 		norm[i] = (pix[i] - mean1[i]) / max(sd, 8)
@@ -154,7 +182,8 @@ func enhance(g *Gray) (*field, error) {
 	gocv.Sobel(sm, &gy, gocv.MatTypeCV32F, 0, 1, 3, 1, 0, gocv.BorderReflect101)
 	dx := view(gx)
 	dy := view(gy)
-	gxx, gyy, gxy := make([]float32, n), make([]float32, n), make([]float32, n)
+	gxx, gyy, gxy := grow(wk.gxx, n), grow(wk.gyy, n), grow(wk.gxy, n)
+	wk.gxx, wk.gyy, wk.gxy = gxx, gyy, gxy
 	for i := range n {
 		gxx[i], gyy[i], gxy[i] = dx[i]*dx[i], dy[i]*dy[i], dx[i]*dy[i]
 	}
@@ -172,7 +201,8 @@ func enhance(g *Gray) (*field, error) {
 		return view(s)
 	}
 	gxx, gyy, gxy = smooth(gxx, momentSigma), smooth(gyy, momentSigma), smooth(gxy, momentSigma)
-	c2, s2v := make([]float32, n), make([]float32, n)
+	c2, s2v := grow(wk.c2, n), grow(wk.s2v, n)
+	wk.c2, wk.s2v = c2, s2v
 	f.coher = make([]float32, n)
 	for i := range n {
 		a, b, c := float64(gxx[i]), float64(gyy[i]), float64(gxy[i])
@@ -198,13 +228,15 @@ func enhance(g *Gray) (*field, error) {
 	// EER 25.1% against 23.2% without it, so it is not used.)
 	p90 := percentile(sdev, 0.9)
 	thr := segRel * p90
-	mask8 := make([]byte, n)
+	mask8 := grow(wk.mask8, n)
+	wk.mask8 = mask8
+	clear(mask8)
 	for i := range n {
 		if sdev[i] > thr && sdev[i] > 6 {
 			mask8[i] = 255
 		}
 	}
-	if err := f.cleanMask(mask8); err != nil {
+	if err := f.cleanMask(mask8, wk); err != nil {
 		return nil, err
 	}
 	coh, area := 0.0, 0
@@ -247,9 +279,9 @@ func enhance(g *Gray) (*field, error) {
 	// the region filtered (checked bit for bit on regions of every size
 	// and offset), so the responses are those of the whole crop.
 	tw, th := (cw+gaborTile-1)/gaborTile, (ch+gaborTile-1)/gaborTile
-	boxes := make([]image.Rectangle, tw*th*gaborOrients) // Min inclusive, Max exclusive; empty if Max.X == 0
-	crop := make([]float32, cw*ch)
-	bin := make([]int8, cw*ch)
+	boxes := make([]image.Rectangle, tw*th*gaborOrients)   // Min inclusive, Max exclusive; empty if Max.X == 0
+	crop, bin := grow(wk.crop, cw*ch), grow(wk.bin, cw*ch) // every element is set below
+	wk.crop, wk.bin = crop, bin
 	for y := range ch {
 		copy(crop[y*cw:(y+1)*cw], norm[(y+y0)*w+x0:(y+y0)*w+x0+cw])
 		for x := range cw {
@@ -311,7 +343,7 @@ func enhance(g *Gray) (*field, error) {
 
 // cleanMask smooths the foreground, keeps its largest region, fills its
 // holes, and computes the distance to its border.
-func (f *field) cleanMask(mask8 []byte) error {
+func (f *field) cleanMask(mask8 []byte, wk *work) error {
 	w, h, n := f.w, f.h, f.w*f.h
 	m, err := gocv.NewMatFromBytes(h, w, gocv.MatTypeCV8U, mask8)
 	if err != nil {
@@ -328,7 +360,9 @@ func (f *field) cleanMask(mask8 []byte) error {
 	clean, _ := b.DataPtrUint8()
 	// Largest 4-connected region (the first found in raster order among
 	// equals).
-	label := make([]int32, n)
+	label := grow(wk.label, n)
+	wk.label = label
+	clear(label)
 	var best, bestSize int32
 	var stack []int
 	next := int32(0)
@@ -347,13 +381,17 @@ func (f *field) cleanMask(mask8 []byte) error {
 		return fmt.Errorf("%w: the finger area is %d pixels, want at least %d and %.0f%% of the image", ErrNoUsableCapture, bestSize, minAreaPx, 100*minArea)
 	}
 	// Fill holes: background not reachable from the image border.
-	open := make([]byte, n) // not the region
+	open := grow(wk.open, n) // not the region
+	wk.open = open
 	for p := range n {
+		open[p] = 0
 		if label[p] != best {
 			open[p] = 1
 		}
 	}
-	outside := make([]int32, n)
+	outside := grow(wk.outside, n)
+	wk.outside = outside
+	clear(outside)
 	for y := range h {
 		for x := range w {
 			if p := y*w + x; (x == 0 || y == 0 || x == w-1 || y == h-1) && open[p] != 0 && outside[p] == 0 {
@@ -364,7 +402,9 @@ func (f *field) cleanMask(mask8 []byte) error {
 			}
 		}
 	}
-	fg := make([]byte, n)
+	fg := grow(wk.fg, n)
+	wk.fg = fg
+	clear(fg)
 	for y := 1; y < h-1; y++ { // the image's own edge is a border too
 		for x := 1; x < w-1; x++ {
 			if p := y*w + x; outside[p] == 0 {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"math"
 	"slices"
+	"sync"
 
 	"ttpgate/match/template"
 )
@@ -20,6 +21,9 @@ const (
 
 // ring is the 8-neighbourhood in order: N, NE, E, SE, S, SW, W, NW.
 var ring = [8][2]int{{0, -1}, {1, -1}, {1, 0}, {1, 1}, {0, 1}, {-1, 1}, {-1, 0}, {-1, -1}}
+
+// skelPool recycles findMinutiae's skeletons.
+var skelPool = sync.Pool{New: func() any { return new(skel) }}
 
 type skel struct {
 	w, h  int
@@ -216,9 +220,16 @@ type minutia struct {
 // returns the rest, best quality first.
 func findMinutiae(f *field) []template.Minutia {
 	w, h := f.w, f.h
-	px := slices.Clone(f.ridge)
+	// The skeleton and the trace stamps are recycled as enhance's
+	// temporaries are (workPool).
+	s := skelPool.Get().(*skel)
+	defer skelPool.Put(s)
+	s.w, s.h, s.cur = w, h, 0
+	s.px, s.stamp = grow(s.px, w*h), grow(s.stamp, w*h)
+	px := s.px
+	copy(px, f.ridge)
+	clear(s.stamp)
 	thin(px, w, h)
-	s := &skel{w: w, h: h, px: px, stamp: make([]int32, w*h)}
 	var ms []minutia
 	for y := 1; y < h-1; y++ {
 		for x := 1; x < w-1; x++ {
