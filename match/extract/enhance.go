@@ -81,6 +81,10 @@ type work struct {
 	mask8, open, fg                               []byte
 	bin                                           []int8
 	label, outside                                []int32
+	outs                                          [][]float32 // OpenCV's results (out)
+	nout                                          int         // outs in use
+	outs8                                         [][]byte    // OpenCV's results of other types (outBytes)
+	nout8                                         int
 }
 
 var workPool = sync.Pool{New: func() any { return new(work) }}
@@ -94,14 +98,43 @@ func grow[T any](s []T, n int) []T {
 	return s[:n]
 }
 
-func blur(src gocv.Mat, k int) gocv.Mat {
-	dst := gocv.NewMat()
+// out returns a w x h CV_32F Mat over the next of wk's result buffers, for
+// an OpenCV function to write its result into. OpenCV does not reallocate
+// a destination of the right size and type, so the result lands in Go
+// memory the next extraction reuses, rather than in memory the C
+// allocator took from the system and gives back to it every time (page
+// faults again).
+func (wk *work) out(w, h int) gocv.Mat {
+	if wk.nout == len(wk.outs) {
+		wk.outs = append(wk.outs, nil)
+	}
+	wk.outs[wk.nout] = grow(wk.outs[wk.nout], w*h)
+	m, _ := newMat32(w, h, wk.outs[wk.nout])
+	wk.nout++
+	return m
+}
+
+// outBytes is out for Mats of type t, with size bytes per element.
+func (wk *work) outBytes(w, h int, t gocv.MatType, size int) gocv.Mat {
+	if wk.nout8 == len(wk.outs8) {
+		wk.outs8 = append(wk.outs8, nil)
+	}
+	wk.outs8[wk.nout8] = grow(wk.outs8[wk.nout8], w*h*size)
+	m, _ := gocv.NewMatFromBytes(h, w, t, wk.outs8[wk.nout8])
+	wk.nout8++
+	return m
+}
+
+// blur box-filters src into dst (a Mat of src's size and type, or an
+// empty one) and returns it.
+func blur(src gocv.Mat, k int, dst gocv.Mat) gocv.Mat {
 	gocv.BoxFilter(src, &dst, -1, image.Pt(k, k))
 	return dst
 }
 
-func gauss(src gocv.Mat, sigma float64) gocv.Mat {
-	dst := gocv.NewMat()
+// gauss smooths src into dst (a Mat of src's size and type, or an empty
+// one) and returns it.
+func gauss(src gocv.Mat, sigma float64, dst gocv.Mat) gocv.Mat {
 	k := 2*int(math.Ceil(3*sigma)) + 1
 	gocv.GaussianBlur(src, &dst, image.Pt(k, k), sigma, sigma, gocv.BorderReflect101)
 	return dst
@@ -122,6 +155,7 @@ func enhance(g *Gray) (*field, error) {
 	}
 	wk := workPool.Get().(*work)
 	defer workPool.Put(wk) // after the deferred closes below: Mats wrap these buffers
+	wk.nout, wk.nout8 = 0, 0
 	pix := grow(wk.pix, n)
 	wk.pix = pix
 	for i, p := range g.Pix {
@@ -134,10 +168,10 @@ func enhance(g *Gray) (*field, error) {
 	defer img.Close()
 
 	// Local mean and deviation: contrast normalisation and segmentation.
-	sq := gocv.NewMat()
+	sq := wk.out(w, h)
 	defer sq.Close()
 	gocv.Multiply(img, img, &sq)
-	m1, m2 := blur(img, normWindow), blur(sq, normWindow)
+	m1, m2 := blur(img, normWindow, wk.out(w, h)), blur(sq, normWindow, wk.out(w, h))
 	defer m1.Close()
 	defer m2.Close()
 	mean1 := view(m1)
@@ -148,12 +182,12 @@ func enhance(g *Gray) (*field, error) {
 	// the noise of the background around a partial contact area passes
 	// for a finger, and the Gabor filters then draw ridges, with endings,
 	// in it.
-	segImg := gauss(img, segSmooth)
+	segImg := gauss(img, segSmooth, wk.out(w, h))
 	defer segImg.Close()
-	segSq := gocv.NewMat()
+	segSq := wk.out(w, h)
 	defer segSq.Close()
 	gocv.Multiply(segImg, segImg, &segSq)
-	s1, s2 := blur(segImg, segWindow), blur(segSq, segWindow)
+	s1, s2 := blur(segImg, segWindow, wk.out(w, h)), blur(segSq, segWindow, wk.out(w, h))
 	defer s1.Close()
 	defer s2.Close()
 	seg1 := view(s1)
@@ -173,9 +207,9 @@ func enhance(g *Gray) (*field, error) {
 		return nil, fmt.Errorf("%w: %v", ErrBadImage, err)
 	}
 	defer nm.Close()
-	sm := gauss(nm, gradSigma)
+	sm := gauss(nm, gradSigma, wk.out(w, h))
 	defer sm.Close()
-	gx, gy := gocv.NewMat(), gocv.NewMat()
+	gx, gy := wk.out(w, h), wk.out(w, h)
 	defer gx.Close()
 	defer gy.Close()
 	gocv.Sobel(sm, &gx, gocv.MatTypeCV32F, 1, 0, 3, 1, 0, gocv.BorderReflect101)
@@ -195,7 +229,7 @@ func enhance(g *Gray) (*field, error) {
 	}()
 	smooth := func(v []float32, sigma float64) []float32 {
 		m, _ := newMat32(w, h, v)
-		s := gauss(m, sigma)
+		s := gauss(m, sigma, wk.out(w, h))
 		m.Close()
 		smoothed = append(smoothed, s)
 		return view(s)
@@ -352,7 +386,7 @@ func (f *field) cleanMask(mask8 []byte, wk *work) error {
 	defer m.Close()
 	k := gocv.GetStructuringElement(gocv.MorphEllipse, image.Pt(15, 15))
 	defer k.Close()
-	a, b := gocv.NewMat(), gocv.NewMat()
+	a, b := wk.outBytes(w, h, gocv.MatTypeCV8U, 1), wk.outBytes(w, h, gocv.MatTypeCV8U, 1)
 	defer a.Close()
 	defer b.Close()
 	gocv.MorphologyEx(m, &a, gocv.MorphClose, k)
@@ -418,7 +452,7 @@ func (f *field) cleanMask(mask8 []byte, wk *work) error {
 		return fmt.Errorf("%w: %v", ErrBadImage, err)
 	}
 	defer fm.Close()
-	dist, labels := gocv.NewMat(), gocv.NewMat()
+	dist, labels := wk.out(w, h), wk.outBytes(w, h, gocv.MatTypeCV32S, 4)
 	defer dist.Close()
 	defer labels.Close()
 	gocv.DistanceTransform(fm, &dist, &labels, gocv.DistL2, gocv.DistanceMask5, gocv.DistanceLabelCComp)
