@@ -231,6 +231,7 @@ type scratch struct {
 	edges    []edge
 	eff      []effPair
 	rc       []uint64 // pairUp's candidate pairs (keys: squared distance, i, j)
+	cand     []uint64 // windowRuns' keys of one row, before ranking
 	agree    []int32
 	rUsedA   []bool
 	rUsedB   []bool
@@ -626,36 +627,35 @@ func (w *sweep) runs(ang []float64, lo, hi float64) runs {
 // windowRuns appends the keys of cylinder u of the first view (ca) against
 // b's cylinders in the runs r: the rowTopK most similar, in order.
 func (s *scratch) windowRuns(b *Prepared, u int, ca *cylinder, r runs) {
-	// cylinderSim written out, with a's words held in locals, and the
-	// ranking folded in. Branchless ranking: top holds the rowTopK
-	// smallest keys so far, ascending, padded with MaxUint64 (no key is
-	// that large: sim > 0).
+	// cylinderSim written out, with a's words held in locals. The keys of
+	// the candidates with a positive similarity are gathered first, then
+	// ranked: the similarities' loop then carries no ranking state from one
+	// candidate to the next (fewer live values, fewer spills).
 	a0, a1, a2, a3, a4, a5 := ca.val[0][0], ca.val[1][0], ca.val[2][0], ca.val[3][0], ca.val[4][0], ca.val[5][0]
-	ma, aFull, aPop := ca.mask[0], ca.full, int(ca.pop)
+	ma := ca.mask[0]
 	ac0, ac1, ac2 := ca.cnt[0], ca.cnt[1], ca.cnt[2]
-	t0, t1, t2, t3, t4, t5 := uint64(math.MaxUint64), uint64(math.MaxUint64), uint64(math.MaxUint64), uint64(math.MaxUint64), uint64(math.MaxUint64), uint64(math.MaxUint64)
-	nk := 0
 	hi := uint64(u) << 16
+	cand := s.cand[:0]
 	for run := 0; run < 4; run += 2 {
 		v0, v1 := r[run], r[run+1]
 		cyls := b.cyls[v0:v1]
 		for v := range cyls {
 			cb := &cyls[v]
-			pa, pb := aPop, int(cb.pop)
-			// The common valid cells: when one disc is full, the other's
-			// valid cells, at least minVC of the disc, more than
-			// minCommonCells (TestMinCommonCells); counted only when
-			// neither is full.
-			if !cb.full {
-				mb := cb.mask[0]
-				if !aFull && bits.OnesCount64(ma&mb) < minCommonCells {
-					continue
-				}
-				pa = bits.OnesCount64(ac0&mb) + 2*bits.OnesCount64(ac1&mb) + 4*bits.OnesCount64(ac2&mb)
+			mb := cb.mask[0]
+			// The common valid cells. When one disc is full they are the
+			// other's valid cells, at least minVC of the disc, more than
+			// minCommonCells (TestMinCommonCells): the test only fails
+			// when neither is full, and is rarely taken.
+			if bits.OnesCount64(ma&mb) < minCommonCells {
+				continue
 			}
-			if !aFull {
-				pb = bits.OnesCount64(cb.cnt[0]&ma) + 2*bits.OnesCount64(cb.cnt[1]&ma) + 4*bits.OnesCount64(cb.cnt[2]&ma)
-			}
+			// Each cylinder's bits within the other's valid cells. Against
+			// a full disc this is the cylinder's own count (its bits lie in
+			// its valid cells, within the disc), so it is counted the same
+			// way whether a disc is full or not: about half the cylinders
+			// are full, and a branch on it was as good as random.
+			pa := bits.OnesCount64(ac0&mb) + 2*bits.OnesCount64(ac1&mb) + 4*bits.OnesCount64(ac2&mb)
+			pb := bits.OnesCount64(cb.cnt[0]&ma) + 2*bits.OnesCount64(cb.cnt[1]&ma) + 4*bits.OnesCount64(cb.cnt[2]&ma)
 			if pa+pb == 0 {
 				continue
 			}
@@ -665,18 +665,23 @@ func (s *scratch) windowRuns(b *Prepared, u int, ca *cylinder, r runs) {
 			if sim <= 0 {
 				continue
 			}
-			k := uint64(math.MaxUint32-math.Float32bits(sim))<<32 | hi | uint64(v0+v)
-			nk++
-			t5 = min(t5, max(t4, k))
-			t4 = min(t4, max(t3, k))
-			t3 = min(t3, max(t2, k))
-			t2 = min(t2, max(t1, k))
-			t1 = min(t1, max(t0, k))
-			t0 = min(t0, k)
+			cand = append(cand, uint64(math.MaxUint32-math.Float32bits(sim))<<32|hi|uint64(v0+v))
 		}
 	}
+	s.cand = cand
+	// Branchless ranking: top holds the rowTopK smallest keys so far,
+	// ascending, padded with MaxUint64 (no key is that large: sim > 0).
+	t0, t1, t2, t3, t4, t5 := uint64(math.MaxUint64), uint64(math.MaxUint64), uint64(math.MaxUint64), uint64(math.MaxUint64), uint64(math.MaxUint64), uint64(math.MaxUint64)
+	for _, k := range cand {
+		t5 = min(t5, max(t4, k))
+		t4 = min(t4, max(t3, k))
+		t3 = min(t3, max(t2, k))
+		t2 = min(t2, max(t1, k))
+		t1 = min(t1, max(t0, k))
+		t0 = min(t0, k)
+	}
 	top := [rowTopK]uint64{t0, t1, t2, t3, t4, t5}
-	s.keys = append(s.keys, top[:min(nk, rowTopK)]...)
+	s.keys = append(s.keys, top[:min(len(cand), rowTopK)]...)
 }
 
 // selectPairs appends to s.sel the nr best pairs, one to one, taking the

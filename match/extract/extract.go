@@ -93,6 +93,29 @@ func Decode(data []byte) (*Gray, error) {
 		}
 		return g, nil
 	}
+	// Paletted images (the test sets' PNGs are 8-bit colour-mapped): each
+	// palette entry is converted once, as At and the colour model would
+	// convert it for every pixel. An image with an index outside its
+	// palette takes the generic path below, as before.
+	if pi, ok := img.(*image.Paletted); ok && len(pi.Palette) > 0 {
+		var lut [256]uint8
+		for i, c := range pi.Palette[:min(len(pi.Palette), len(lut))] {
+			lut[i] = color.GrayModel.Convert(c).(color.Gray).Y
+		}
+		inPalette := true
+		for y := range g.H {
+			row := pi.Pix[y*pi.Stride : y*pi.Stride+g.W]
+			for x, idx := range row {
+				if int(idx) >= len(pi.Palette) {
+					inPalette = false
+				}
+				g.Pix[y*g.W+x] = lut[idx]
+			}
+		}
+		if inPalette {
+			return g, nil
+		}
+	}
 	for y := range g.H {
 		for x := range g.W {
 			g.Pix[y*g.W+x] = color.GrayModel.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.Gray).Y

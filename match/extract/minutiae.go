@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"math"
 	"slices"
+	"sync"
 
 	"ttpgate/match/template"
 )
@@ -21,6 +22,9 @@ const (
 // ring is the 8-neighbourhood in order: N, NE, E, SE, S, SW, W, NW.
 var ring = [8][2]int{{0, -1}, {1, -1}, {1, 0}, {1, 1}, {0, 1}, {-1, 1}, {-1, 0}, {-1, -1}}
 
+// skelPool recycles findMinutiae's skeletons.
+var skelPool = sync.Pool{New: func() any { return new(skel) }}
+
 type skel struct {
 	w, h  int
 	px    []uint8
@@ -32,19 +36,61 @@ func (s *skel) at(x, y int) bool {
 	return x >= 0 && y >= 0 && x < s.w && y < s.h && s.px[y*s.w+x] != 0
 }
 
+// thinDelete[pass][p] says whether Zhang-Suen pass 0 or 1 deletes a pixel
+// whose ring (N, NE, E, SE, S, SW, W, NW) is set as the bits of p (bit k
+// for ring[k]), and stairDelete[p] whether the staircase step removes it:
+// both depend on the ring alone, so they are tabulated once rather than
+// decided pixel by pixel.
+var thinDelete, stairDelete = func() (del [2][256]bool, stair [256]bool) {
+	for m := range 256 {
+		var p [8]uint8
+		for k := range 8 {
+			p[k] = uint8(m >> k & 1)
+		}
+		cnt, trans := 0, 0
+		for k := range 8 {
+			cnt += int(p[k])
+			if p[k] == 0 && p[(k+1)%8] == 1 {
+				trans++
+			}
+		}
+		if cnt >= 2 && cnt <= 6 && trans == 1 {
+			// p[0]=N p[2]=E p[4]=S p[6]=W
+			del[0][m] = p[0]*p[2]*p[4] == 0 && p[2]*p[4]*p[6] == 0
+			del[1][m] = p[0]*p[2]*p[6] == 0 && p[0]*p[4]*p[6] == 0
+		}
+		// Staircases: a pixel whose two 4-neighbours at a right angle are
+		// both set is redundant if its other neighbours stay connected
+		// without it.
+		corner := (p[0] != 0 && p[2] != 0) || (p[2] != 0 && p[4] != 0) || (p[4] != 0 && p[6] != 0) || (p[6] != 0 && p[0] != 0)
+		if !corner {
+			continue
+		}
+		// Without x,y, are the neighbours still one 8-connected group?
+		// Ring neighbours are adjacent if consecutive in the ring, and
+		// 4-neighbours two apart are adjacent through the diagonal.
+		// Count groups: transitions, merged when a gap is a single
+		// diagonal between two 4-neighbours.
+		groups := trans
+		for k := 1; k < 8; k += 2 {
+			if p[k] == 0 && p[k-1] != 0 && p[(k+1)%8] != 0 {
+				groups--
+			}
+		}
+		stair[m] = groups <= 1
+	}
+	return del, stair
+}()
+
 // thin is Zhang-Suen thinning of b (1 for ridge) in place, followed by the
 // removal of staircase pixels, so that every ridge pixel has at most two
 // neighbours except at true junctions.
 func thin(b []uint8, w, h int) {
 	var del []int
-	nb := func(x, y int) (p [8]uint8) {
-		for k, d := range ring {
-			xx, yy := x+d[0], y+d[1]
-			if xx >= 0 && yy >= 0 && xx < w && yy < h {
-				p[k] = b[yy*w+xx]
-			}
-		}
-		return
+	// ringBits returns the ring of pixel i (off the image's edge: no bounds
+	// checks) as the bits of a thinDelete index.
+	ringBits := func(i int) uint8 {
+		return b[i-w] | b[i-w+1]<<1 | b[i+1]<<2 | b[i+w+1]<<3 | b[i+w]<<4 | b[i+w-1]<<5 | b[i-1]<<6 | b[i-w-1]<<7
 	}
 	// The pixels still set, in raster order: each pass examines only them.
 	var live []int
@@ -59,27 +105,11 @@ func thin(b []uint8, w, h int) {
 		changed = false
 		for pass := range 2 {
 			del = del[:0]
+			tab := &thinDelete[pass]
 			for _, i := range live {
-				// Live pixels are off the image's edge: no bounds checks.
-				p := [8]uint8{b[i-w], b[i-w+1], b[i+1], b[i+w+1], b[i+w], b[i+w-1], b[i-1], b[i-w-1]}
-				cnt, trans := 0, 0
-				for k := range 8 {
-					cnt += int(p[k])
-					if p[k] == 0 && p[(k+1)%8] == 1 {
-						trans++
-					}
+				if tab[ringBits(i)] {
+					del = append(del, i)
 				}
-				if cnt < 2 || cnt > 6 || trans != 1 {
-					continue
-				}
-				// p[0]=N p[2]=E p[4]=S p[6]=W
-				if pass == 0 && (p[0]*p[2]*p[4] != 0 || p[2]*p[4]*p[6] != 0) {
-					continue
-				}
-				if pass == 1 && (p[0]*p[2]*p[6] != 0 || p[0]*p[4]*p[6] != 0) {
-					continue
-				}
-				del = append(del, i)
 			}
 			for _, i := range del {
 				b[i] = 0
@@ -96,38 +126,12 @@ func thin(b []uint8, w, h int) {
 			}
 		}
 	}
-	// Staircases: a pixel whose two 4-neighbours at a right angle are both
-	// set is redundant if its other neighbours stay connected without it.
-	for y := 1; y < h-1; y++ {
-		for x := 1; x < w-1; x++ {
-			if b[y*w+x] == 0 {
-				continue
-			}
-			p := nb(x, y)
-			corner := (p[0] != 0 && p[2] != 0) || (p[2] != 0 && p[4] != 0) || (p[4] != 0 && p[6] != 0) || (p[6] != 0 && p[0] != 0)
-			if !corner {
-				continue
-			}
-			// Without x,y, are the neighbours still one 8-connected group?
-			// Ring neighbours are adjacent if consecutive in the ring, and
-			// 4-neighbours two apart are adjacent through the diagonal.
-			trans := 0
-			for k := range 8 {
-				if p[k] == 0 && p[(k+1)%8] == 1 {
-					trans++
-				}
-			}
-			// Count groups: transitions, merged when a gap is a single
-			// diagonal between two 4-neighbours.
-			groups := trans
-			for k := 1; k < 8; k += 2 {
-				if p[k] == 0 && p[k-1] != 0 && p[(k+1)%8] != 0 {
-					groups--
-				}
-			}
-			if groups <= 1 {
-				b[y*w+x] = 0
-			}
+	// Staircases, in raster order and in place (a removal changes the
+	// rings of the pixels after it). Only pixels still set off the edge can
+	// be removed, and those are the live ones.
+	for _, i := range live {
+		if stairDelete[ringBits(i)] {
+			b[i] = 0
 		}
 	}
 }
@@ -216,9 +220,16 @@ type minutia struct {
 // returns the rest, best quality first.
 func findMinutiae(f *field) []template.Minutia {
 	w, h := f.w, f.h
-	px := slices.Clone(f.ridge)
+	// The skeleton and the trace stamps are recycled as enhance's
+	// temporaries are (workPool).
+	s := skelPool.Get().(*skel)
+	defer skelPool.Put(s)
+	s.w, s.h, s.cur = w, h, 0
+	s.px, s.stamp = grow(s.px, w*h), grow(s.stamp, w*h)
+	px := s.px
+	copy(px, f.ridge)
+	clear(s.stamp)
 	thin(px, w, h)
-	s := &skel{w: w, h: h, px: px, stamp: make([]int32, w*h)}
 	var ms []minutia
 	for y := 1; y < h-1; y++ {
 		for x := 1; x < w-1; x++ {
