@@ -296,10 +296,11 @@ func enhance(g *Gray) (*field, error) {
 	// neighbours it would in the whole image. Each pixel takes the sign of
 	// the response of its own orientation's filter.
 	x0, y0, x1, y1 := w, h, -1, -1
-	for i := range n {
-		if f.mask[i] {
-			x, y := i%w, i/w
-			x0, y0, x1, y1 = min(x0, x), min(y0, y), max(x1, x), max(y1, y)
+	for y := range h {
+		for x, in := range f.mask[y*w : (y+1)*w] {
+			if in {
+				x0, y0, x1, y1 = min(x0, x), min(y0, y), max(x1, x), max(y1, y)
+			}
 		}
 	}
 	rad := gaborRadius(f.period) + 1
@@ -322,7 +323,7 @@ func enhance(g *Gray) (*field, error) {
 			i := (y+y0)*w + x + x0
 			bin[y*cw+x] = -1
 			if f.mask[i] {
-				k := int(math.Round(float64(f.orient[i])/(math.Pi/gaborOrients))) % gaborOrients
+				k := roundInt(float64(f.orient[i])/(math.Pi/gaborOrients)) % gaborOrients
 				bin[y*cw+x] = int8(k)
 				b := &boxes[((y/gaborTile)*tw+x/gaborTile)*gaborOrients+k]
 				if b.Max.X == 0 {
@@ -531,8 +532,8 @@ func (f *field) ridgePeriod(norm []float32) float64 {
 				s := 0.0
 				for d := range width {
 					t, u := float64(k-length/2), float64(d-width/2)
-					x := int(math.Round(float64(cx) + t*nx + u*ux))
-					y := int(math.Round(float64(cy) + t*ny + u*uy))
+					x := roundInt(float64(cx) + t*nx + u*ux)
+					y := roundInt(float64(cy) + t*ny + u*uy)
 					x, y = min(max(x, 0), f.w-1), min(max(y, 0), f.h-1)
 					s += float64(norm[y*f.w+x])
 				}
@@ -560,6 +561,24 @@ func (f *field) ridgePeriod(norm []float32) float64 {
 	}
 	slices.Sort(periods)
 	return periods[len(periods)/2]
+}
+
+// roundInt is int(math.Round(v)) (half away from zero) for |v| < 2^52, the
+// pixel coordinates and orientation bins it rounds: the fraction v - int(v)
+// is exact there, so no bit manipulation is needed (3.6 -> 2.6 ns a value
+// on random coordinates; checked equal on every half-integer to ±50000,
+// their neighbours, and 10^8 random values).
+func roundInt(v float64) int {
+	i := int(v) // toward zero
+	f := v - float64(i)
+	up, down := 0, 0 // as conditional moves: the fraction's side is random
+	if f >= 0.5 {
+		up = 1
+	}
+	if f <= -0.5 {
+		down = 1
+	}
+	return i + up - down
 }
 
 // gaborRadius is the radius of the Gabor kernels for a ridge period.
