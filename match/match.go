@@ -1,9 +1,7 @@
 package match
 
 import (
-	"bytes"
 	"cmp"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -41,11 +39,10 @@ type point struct {
 // so prepare a probe once and compare it with every candidate. A Prepared is
 // immutable and safe for concurrent use.
 type Prepared struct {
-	field    *orientGrid // nil if the template has none
-	fieldKey []byte      // the field and its scale, to order views whose minutiae are equal (less)
-	pts      []point
-	cyls     []cylinder
-	ang      []float64 // direction of the minutia of each cylinder
+	field *orientGrid // nil if the template has none
+	pts   []point
+	cyls  []cylinder
+	ang   []float64 // direction of the minutia of each cylinder
 	// For cylinders u, v (index u*n+v, n = len(cyls)): the distance between
 	// their minutiae and the direction from u's minutia to v's relative to
 	// u's direction.
@@ -89,9 +86,6 @@ func Prepare(t *template.Template, finger int) (*Prepared, error) {
 	// compared on its minutiae alone, as one without a field.
 	if of, err := t.Fingers[finger].OrientationField(); err == nil && of != nil {
 		p.field = newOrientGrid(of, sx, sy)
-		p.fieldKey = binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, math.Float64bits(sx)), math.Float64bits(sy))
-		p.fieldKey = append(p.fieldKey, of.Cells...)
-		p.fieldKey = append(p.fieldKey, byte(of.Step), byte(of.X0), byte(of.Y0), byte(of.Cols), byte(of.Rows))
 	}
 	for i, m := range ms {
 		if math.IsNaN(m.Angle) || math.IsInf(m.Angle, 0) {
@@ -782,7 +776,7 @@ func less(a, b *Prepared) bool {
 	}
 	// Equal minutiae: the field decides, since the agreement is measured
 	// from the first view's cells.
-	return bytes.Compare(a.fieldKey, b.fieldKey) < 0
+	return compareGrids(a.field, b.field) < 0
 }
 
 // normAngle returns a in [0, 2π).

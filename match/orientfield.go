@@ -1,6 +1,7 @@
 package match
 
 import (
+	"cmp"
 	"math"
 
 	"ttpgate/match/template"
@@ -43,14 +44,20 @@ const (
 // as doubled-angle unit vectors (cos 2θ, sin 2θ), θ counter-clockwise:
 // the agreement of two cells is then a dot product.
 type orientGrid struct {
-	x0, y0     float32 // box origin: x, and -y
-	invX, invY float32 // 1/step
-	cols, rows int
-	has        []bool    // per cell
-	c2, s2     []float32 // per cell
-	cx, cy     []float32 // centres of the cells with an orientation
-	cc, cs     []float32 // their doubled-angle vectors
+	x0, y0     float32  // origin of the padded box: x, and -y
+	invX, invY float32  // 1/step
+	cols, rows int      // of the padded box
+	cells      []cell   // per cell of the padded box: the field's box with a ring of empty cells around it
+	smp        []sample // every other cell with an orientation, each way: the cells moved onto the other view
 }
+
+// cell is a doubled-angle unit vector (cos 2θ, sin 2θ) and w = 1, or all
+// zero where the cell has no orientation: agreement adds them without a
+// branch.
+type cell struct{ c, s, w float32 }
+
+// sample is a sampled cell: its centre and its doubled-angle vector.
+type sample struct{ x, y, c, s float32 }
 
 func newOrientGrid(of *template.OrientationField, sx, sy float64) *orientGrid {
 	if of == nil || of.Cols == 0 || of.Rows == 0 {
@@ -58,34 +65,63 @@ func newOrientGrid(of *template.OrientationField, sx, sy float64) *orientGrid {
 	}
 	stepX, stepY := float64(of.Step)*sx, float64(of.Step)*sy
 	g := &orientGrid{
-		x0: float32(float64(of.X0) * stepX), y0: float32(float64(of.Y0) * stepY),
+		x0: float32(float64(of.X0-1) * stepX), y0: float32(float64(of.Y0-1) * stepY),
 		invX: float32(1 / stepX), invY: float32(1 / stepY),
-		cols: of.Cols, rows: of.Rows,
-		has: make([]bool, of.Cols*of.Rows), c2: make([]float32, of.Cols*of.Rows), s2: make([]float32, of.Cols*of.Rows),
+		cols: of.Cols + 2, rows: of.Rows + 2,
+		cells: make([]cell, (of.Cols+2)*(of.Rows+2)),
+		smp:   make([]sample, 0, (of.Cols/2+1)*(of.Rows/2+1)),
 	}
 	for r := range of.Rows {
 		for c := range of.Cols {
-			if of.Cells[r*of.Cols+c] == 0 {
+			v := of.Cells[r*of.Cols+c]
+			if v == 0 {
 				continue
 			}
 			// Image orientations are measured towards Y down; the
 			// matcher's counter-clockwise with Y up: the angle's sign
 			// flips, and so does the doubled angle's sine.
-			i := r*of.Cols + c
-			g.has[i] = true
-			g.c2[i], g.s2[i] = doubledAngle(of.Cells[i])
+			d := doubledAngles[v]
+			g.cells[(r+1)*g.cols+c+1] = d
 			if (c+of.X0)%2 != 0 || (r+of.Y0)%2 != 0 {
 				continue // every other cell each way: see fieldCellsFull
 			}
-			g.cx = append(g.cx, float32(float64(g.x0)+(float64(c)+0.5)*stepX))
-			g.cy = append(g.cy, -float32(float64(g.y0)+(float64(r)+0.5)*stepY))
-			g.cc, g.cs = append(g.cc, g.c2[i]), append(g.cs, g.s2[i])
+			g.smp = append(g.smp, sample{
+				x: float32(float64(of.X0+c)*stepX + 0.5*stepX),
+				y: -float32(float64(of.Y0+r)*stepY + 0.5*stepY),
+				c: d.c, s: d.s,
+			})
 		}
 	}
-	if len(g.cx) == 0 {
+	if len(g.smp) == 0 {
 		return nil
 	}
 	return g
+}
+
+// compareGrids orders two fields (nil first) by their geometry, then
+// their cells: the tie-break of less for views with equal minutiae.
+func compareGrids(a, b *orientGrid) int {
+	switch {
+	case a == nil || b == nil:
+		return cmp.Compare(btoi(a != nil), btoi(b != nil))
+	}
+	if c := cmp.Or(cmp.Compare(a.x0, b.x0), cmp.Compare(a.y0, b.y0), cmp.Compare(a.invX, b.invX), cmp.Compare(a.invY, b.invY),
+		cmp.Compare(a.cols, b.cols), cmp.Compare(a.rows, b.rows)); c != 0 {
+		return c
+	}
+	for i := range a.cells {
+		if c := cmp.Or(cmp.Compare(a.cells[i].c, b.cells[i].c), cmp.Compare(a.cells[i].s, b.cells[i].s), cmp.Compare(a.cells[i].w, b.cells[i].w)); c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // agreement moves a's sampled cells by T and returns the number n that
@@ -95,25 +131,23 @@ func (a *orientGrid) agreement(b *orientGrid, T xform) (n int, v float64) {
 	c, s := float32(T.c), float32(T.s)
 	tx, ty := float32(T.tx), float32(T.ty)
 	c2t, s2t := float32(T.c*T.c-T.s*T.s), float32(2*T.s*T.c) // rotation of the doubled angle
-	var sum float32
-	for i := range a.cx {
-		x := c*a.cx[i] - s*a.cy[i] + tx - b.x0
-		y := -(s*a.cx[i] + c*a.cy[i] + ty) - b.y0
-		if x < 0 || y < 0 {
-			continue
-		}
-		col, row := int(x*b.invX), int(y*b.invY)
-		if col >= b.cols || row >= b.rows {
-			continue
-		}
-		k := row*b.cols + col
-		if !b.has[k] {
-			continue
-		}
-		n++
-		ac, as := a.cc[i]*c2t-a.cs[i]*s2t, a.cs[i]*c2t+a.cc[i]*s2t
-		sum += ac*b.c2[k] + as*b.s2[k]
+	// Without branches: a point off b's box is clamped onto its ring of
+	// empty cells (int() truncates towards zero, so anything left of or
+	// above the box lands on the ring's first column or row), and an empty
+	// cell adds nothing to either sum.
+	var sum, cnt float32
+	lastC, lastR := b.cols-1, b.rows-1
+	for _, p := range a.smp {
+		x := c*p.x - s*p.y + tx - b.x0
+		y := -(s*p.x + c*p.y + ty) - b.y0
+		col := min(max(int(x*b.invX), 0), lastC)
+		row := min(max(int(y*b.invY), 0), lastR)
+		q := b.cells[row*b.cols+col]
+		ac, as := p.c*c2t-p.s*s2t, p.s*c2t+p.c*s2t
+		sum += ac*q.c + as*q.s
+		cnt += q.w
 	}
+	n = int(cnt)
 	if n == 0 || sum <= 0 {
 		return n, 0
 	}
@@ -145,17 +179,12 @@ func (s *scratch) fieldFusion(a, b *Prepared, s0 float64) float64 {
 	return best
 }
 
-// doubledAngles[v] is (cos 2θ, -sin 2θ) of cell value v (θ = v-1 degrees,
-// Y down; the sine's sign turns it to Y up).
-var doubledAngles = func() (t [181][2]float32) {
+// doubledAngles[v] is the cell of value v (θ = v-1 degrees, Y down) in
+// the matcher's frame: (cos 2θ, -sin 2θ, 1); 0 and values above 180: empty.
+var doubledAngles = func() (t [256]cell) {
 	for v := 1; v <= 180; v++ {
 		th := float64(v-1) * math.Pi / 180
-		t[v] = [2]float32{float32(math.Cos(2 * th)), float32(-math.Sin(2 * th))}
+		t[v] = cell{float32(math.Cos(2 * th)), float32(-math.Sin(2 * th)), 1}
 	}
 	return t
 }()
-
-func doubledAngle(v uint8) (c2, s2 float32) {
-	d := doubledAngles[v]
-	return d[0], d[1]
-}

@@ -23,36 +23,49 @@ type ExtendedArea struct {
 // way if that accounts for every byte exactly, else the second. It fails,
 // saying where, if neither does.
 func ExtendedAreas(ext []byte) ([]ExtendedArea, error) {
-	areas, err := splitAreas(ext, 0)
-	if err == nil {
-		return areas, nil
-	}
-	if inclusive, err2 := splitAreas(ext, 4); err2 == nil {
-		return inclusive, nil
-	}
-	return nil, err
+	var out []ExtendedArea
+	err := walkAreas(ext, func(typ uint16, data []byte) bool {
+		out = append(out, ExtendedArea{Type: typ, Data: data})
+		return true
+	})
+	return out, err
 }
 
-// splitAreas splits ext into areas whose length field counts hdr header
-// bytes besides the data.
-func splitAreas(ext []byte, hdr int) ([]ExtendedArea, error) {
-	var out []ExtendedArea
+// walkAreas calls fn for each area of ext, in order, until it returns
+// false, reading the length convention ExtendedAreas describes.
+func walkAreas(ext []byte, fn func(typ uint16, data []byte) bool) error {
+	err := splitAreas(ext, 0, nil)
+	hdr := 0
+	if err != nil {
+		if splitAreas(ext, 4, nil) != nil {
+			return err
+		}
+		hdr = 4
+	}
+	return splitAreas(ext, hdr, fn)
+}
+
+// splitAreas checks that ext splits into areas whose length field counts
+// hdr header bytes besides the data, calling fn (if not nil) for each.
+func splitAreas(ext []byte, hdr int, fn func(typ uint16, data []byte) bool) error {
 	for off := 0; off < len(ext); {
 		if len(ext)-off < 4 {
-			return nil, fmt.Errorf("template: extended data: %d bytes left at offset %d, want an area header of 4", len(ext)-off, off)
+			return fmt.Errorf("template: extended data: %d bytes left at offset %d, want an area header of 4", len(ext)-off, off)
 		}
 		typ := binary.BigEndian.Uint16(ext[off:])
 		n := int(binary.BigEndian.Uint16(ext[off+2:])) - hdr
 		if typ == 0 {
-			return nil, fmt.Errorf("template: extended data: area at offset %d has type 0 (reserved)", off)
+			return fmt.Errorf("template: extended data: area at offset %d has type 0 (reserved)", off)
 		}
 		if n < 0 || off+4+n > len(ext) {
-			return nil, fmt.Errorf("template: extended data: area 0x%04x at offset %d declares %d data bytes, %d follow", typ, off, n, len(ext)-off-4)
+			return fmt.Errorf("template: extended data: area 0x%04x at offset %d declares %d data bytes, %d follow", typ, off, n, len(ext)-off-4)
 		}
-		out = append(out, ExtendedArea{Type: typ, Data: ext[off+4 : off+4+n]})
+		if fn != nil && !fn(typ, ext[off+4:off+4+n]) {
+			return nil
+		}
 		off += 4 + n
 	}
-	return out, nil
+	return nil
 }
 
 // AppendExtendedArea appends an area (type code, data length, data) to a
@@ -161,14 +174,18 @@ func DecodeOrientationField(data []byte) (*OrientationField, error) {
 // extended data holds none; an error if the extended data or the field is
 // malformed.
 func (f *Finger) OrientationField() (*OrientationField, error) {
-	areas, err := ExtendedAreas(f.Extended)
-	if err != nil {
+	var data []byte
+	found := false
+	if err := walkAreas(f.Extended, func(typ uint16, d []byte) bool {
+		if typ == OrientationFieldType {
+			data, found = d, true
+		}
+		return !found
+	}); err != nil {
 		return nil, err
 	}
-	for _, a := range areas {
-		if a.Type == OrientationFieldType {
-			return DecodeOrientationField(a.Data)
-		}
+	if !found {
+		return nil, nil
 	}
-	return nil, nil
+	return DecodeOrientationField(data)
 }
