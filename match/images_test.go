@@ -60,19 +60,7 @@ func TestRealImpressions(t *testing.T) {
 	for k, tp := range set {
 		prepared[k] = prep(t, tp, 0)
 	}
-	var gen, imp []float64
-	for a, pa := range prepared {
-		for b, pb := range prepared {
-			switch {
-			case a[0] == b[0] && a[1] < b[1]:
-				gen = append(gen, Score(pa, pb))
-			case a[0] < b[0]:
-				imp = append(imp, Score(pa, pb))
-			}
-		}
-	}
-	slices.Sort(gen)
-	slices.Sort(imp)
+	gen, imp := fvcScores(prepared, Score)
 	rejected, _ := slices.BinarySearch(gen, DefaultThreshold)
 	accepted := len(imp) - func() int { i, _ := slices.BinarySearch(imp, DefaultThreshold); return i }()
 	t.Logf("genuine %d: min %.4f median %.4f; impostor %d: median %.4f max %.4f; threshold %.4f: %d genuine rejected, %d impostors accepted",
@@ -91,22 +79,28 @@ func TestRealImpressions(t *testing.T) {
 	if g, i := gen[len(gen)/2], imp[len(imp)-1]; g < i+0.15 {
 		t.Errorf("median genuine score %.4f is not 0.15 above the highest impostor %.4f", g, i)
 	}
-	var mgen, mimp []float64
+	mgen, mimp := fvcScores(prepared, MinutiaeScore)
+	if g, i := mgen[len(mgen)/2], mimp[len(mimp)-1]; g < 2*i {
+		t.Errorf("median genuine minutiae score %.4f is not twice the highest impostor's %.4f", g, i)
+	}
+}
+
+// fvcScores returns the sorted genuine (same finger, i<j) and impostor
+// (finger a < b) scores of prepared views keyed by (finger, impression).
+func fvcScores(prepared map[[2]int]*Prepared, score func(a, b *Prepared) float64) (gen, imp []float64) {
 	for a, pa := range prepared {
 		for b, pb := range prepared {
 			switch {
 			case a[0] == b[0] && a[1] < b[1]:
-				mgen = append(mgen, MinutiaeScore(pa, pb))
+				gen = append(gen, score(pa, pb))
 			case a[0] < b[0]:
-				mimp = append(mimp, MinutiaeScore(pa, pb))
+				imp = append(imp, score(pa, pb))
 			}
 		}
 	}
-	slices.Sort(mgen)
-	slices.Sort(mimp)
-	if g, i := mgen[len(mgen)/2], mimp[len(mimp)-1]; g < 2*i {
-		t.Errorf("median genuine minutiae score %.4f is not twice the highest impostor's %.4f", g, i)
-	}
+	slices.Sort(gen)
+	slices.Sort(imp)
+	return gen, imp
 }
 
 // TestRealVerifyPicksBestFinger enrols 8 fingers of one "user" except the
