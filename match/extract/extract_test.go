@@ -3,10 +3,12 @@ package extract
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
 	"math/rand/v2"
+	"sync"
 	"testing"
 
 	"ttpgate/match/internal/testfiles"
@@ -93,6 +95,44 @@ func TestDeterministic(t *testing.T) {
 	b, err := ExtractISO(data, Options{})
 	if err != nil || !bytes.Equal(a, b) {
 		t.Fatalf("two extractions of one image differ (%v)", err)
+	}
+}
+
+// Extractions running at once (two lanes, or a lane and a technician's
+// check) share the pools of temporary images: each must still give what it
+// gives alone, images of different sizes interleaved.
+func TestConcurrentExtractionsAgree(t *testing.T) {
+	files := []string{"fingerprints/1_1.png", "fingerprints-hard/2_3.png", "fingerprints/5_7.png", "fingerprints-hard/7_1.png", "templates/sourceafis-probe.png"}
+	want := make([][]byte, len(files))
+	images := make([][]byte, len(files))
+	for i, f := range files {
+		images[i] = testfiles.Read(t, f)
+		var err error
+		if want[i], err = ExtractISO(images[i], Options{}); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 4*3*len(files))
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range 3 {
+				for k := range files {
+					i := (k + g + r) % len(files)
+					got, err := ExtractISO(images[i], Options{})
+					if err != nil || !bytes.Equal(got, want[i]) {
+						errs <- fmt.Errorf("%s (goroutine %d, round %d): %v, or the template differs from the one extracted alone", files[i], g, r, err)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
 
