@@ -101,8 +101,7 @@ func newOrientGrid(of *template.OrientationField, sx, sy float64) *orientGrid {
 // compareGrids orders two fields (nil first) by their geometry, then
 // their cells: the tie-break of less for views with equal minutiae.
 func compareGrids(a, b *orientGrid) int {
-	switch {
-	case a == nil || b == nil:
+	if a == nil || b == nil {
 		return cmp.Compare(btoi(a != nil), btoi(b != nil))
 	}
 	if c := cmp.Or(cmp.Compare(a.x0, b.x0), cmp.Compare(a.y0, b.y0), cmp.Compare(a.invX, b.invX), cmp.Compare(a.invY, b.invY),

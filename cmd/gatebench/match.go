@@ -133,11 +133,18 @@ func loadSet(dir string, res *MatchResult) ([]*sample, []float64, error) {
 	return out, ms, nil
 }
 
-func score(a, b *sample) float64 {
-	if a.prep == nil || b.prep == nil {
-		return 0
+// score and minutiaeScore compare two samples' prepared views with
+// match.Score and match.MinutiaeScore; a sample that failed extraction
+// scores 0.
+var score, minutiaeScore = onPrepared(match.Score), onPrepared(match.MinutiaeScore)
+
+func onPrepared(f func(a, b *match.Prepared) float64) func(a, b *sample) float64 {
+	return func(a, b *sample) float64 {
+		if a.prep == nil || b.prep == nil {
+			return 0
+		}
+		return f(a.prep, b.prep)
 	}
-	return match.Score(a.prep, b.prep)
 }
 
 func legacyScore(a, b *sample) float64 {
@@ -411,28 +418,21 @@ func calibrate(a, b []*sample, da, db, table string) (*CalInfo, error) {
 		sb.WriteString("package match\n\n")
 		fmt.Fprintf(&sb, "// calibrationImpostors is the number of impostor comparisons the table rests on.\nconst calibrationImpostors = %d\n\n", ci.Impostors)
 		fmt.Fprintf(&sb, "// calibrationMethod says how the thresholds were derived.\nconst calibrationMethod = %q\n\n", ci.Method)
-		sb.WriteString("// calibration maps false match rates to thresholds of Score, FMR decreasing.\nvar calibration = []calPoint{\n")
-		for i := range ci.FMR {
-			fmt.Fprintf(&sb, "\t{fmr: %g, threshold: %.4f},\n", ci.FMR[i], ci.Threshold[i])
+		rows := func(doc, name string, c *CalInfo) {
+			fmt.Fprintf(&sb, "%svar %s = []calPoint{\n", doc, name)
+			for i := range c.FMR {
+				fmt.Fprintf(&sb, "\t{fmr: %g, threshold: %.4f},\n", c.FMR[i], c.Threshold[i])
+			}
+			sb.WriteString("}\n")
 		}
-		sb.WriteString("}\n\n")
-		fmt.Fprintf(&sb, "// calibrationMinutiae maps the same false match rates to thresholds of\n// MinutiaeScore (%s).\nvar calibrationMinutiae = []calPoint{\n", ci.Minutiae.Method)
-		for i := range ci.FMR {
-			fmt.Fprintf(&sb, "\t{fmr: %g, threshold: %.4f},\n", ci.FMR[i], ci.Minutiae.Threshold[i])
-		}
-		sb.WriteString("}\n")
+		rows("// calibration maps false match rates to thresholds of Score, FMR decreasing.\n", "calibration", ci)
+		sb.WriteString("\n")
+		rows(fmt.Sprintf("// calibrationMinutiae maps the same false match rates to thresholds of\n// MinutiaeScore (%s).\n", ci.Minutiae.Method), "calibrationMinutiae", ci.Minutiae)
 		if err := os.WriteFile(table, []byte(sb.String()), 0o644); err != nil {
 			return nil, err
 		}
 	}
 	return ci, nil
-}
-
-func minutiaeScore(a, b *sample) float64 {
-	if a.prep == nil || b.prep == nil {
-		return 0
-	}
-	return match.MinutiaeScore(a.prep, b.prep)
 }
 
 // tailThresholds returns the thresholds of the FMR rows from sorted

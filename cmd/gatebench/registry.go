@@ -209,48 +209,47 @@ func registryBench(ctx context.Context, args []string) (any, error) {
 
 	// Delta apply rate: changes made while the gate's watcher is stopped, then applied.
 	// First individually signed changes, then batch-signed ones (HQ's bulk path).
-	if *singleDeltas > 0 {
-		say("delta rate, individually signed: %d changes", *singleDeltas)
-		if err := populate(ctx, hq, 0, min(*singleDeltas, *users), time.Date(2026, 2, 15, 0, 0, 0, 0, time.UTC), false); err != nil {
-			return nil, err
+	// deltaPhase puts n changes at HQ dated base, then starts a watcher and
+	// times it to the last of them; the watcher keeps running.
+	deltaPhase := func(what string, n int, base time.Time, batch bool) (*registry.Watcher, func(), float64, error) {
+		say("delta rate, %s: %d changes", what, n)
+		if err := populate(ctx, hq, 0, min(n, *users), base, batch); err != nil {
+			return nil, nil, 0, err
 		}
 		last, err := lastRevision(ctx, hq.KV)
 		if err != nil {
+			return nil, nil, 0, err
+		}
+		w := registry.NewWatcher(gkv, st, registry.WatcherOptions{Verifier: v, JS: gjs, BatchSize: 2000, BatchDelay: 5 * time.Millisecond, Logger: quiet})
+		// GATEBENCH_DELTA_CPUPROFILE=<file> profiles the batch-signed phase (the whole process: HQ, leaf and gate).
+		stopProf := func() {}
+		if pf := os.Getenv("GATEBENCH_DELTA_CPUPROFILE"); pf != "" && batch {
+			if f, err := os.Create(pf); err == nil && pprof.StartCPUProfile(f) == nil {
+				stopProf = func() { pprof.StopCPUProfile(); f.Close() }
+			}
+		}
+		defer stopProf()
+		start := time.Now()
+		stop := runWatcher(ctx, w)
+		if err := regWaitUntil(ctx, 10*time.Minute, func() bool { return w.Stats().Revision >= last }); err != nil {
+			stop()
+			return nil, nil, 0, fmt.Errorf("delta apply (%s): %w", what, err)
+		}
+		return w, stop, float64(w.Stats().Applied) / time.Since(start).Seconds(), nil
+	}
+	if *singleDeltas > 0 {
+		_, stopSingle, rate, err := deltaPhase("individually signed", *singleDeltas, time.Date(2026, 2, 15, 0, 0, 0, 0, time.UTC), false)
+		if err != nil {
 			return nil, err
 		}
-		w = registry.NewWatcher(gkv, st, registry.WatcherOptions{Verifier: v, JS: gjs, BatchSize: 2000, BatchDelay: 5 * time.Millisecond, Logger: quiet})
-		start = time.Now()
-		stopW = runWatcher(ctx, w)
-		if err := regWaitUntil(ctx, 10*time.Minute, func() bool { return w.Stats().Revision >= last }); err != nil {
-			return nil, fmt.Errorf("delta apply (individually signed): %w", err)
-		}
-		res.ApplySingleSignedPerSec = float64(w.Stats().Applied) / time.Since(start).Seconds()
-		stopW()
+		stopSingle()
+		res.ApplySingleSignedPerSec = rate
 	}
-	say("delta rate, batch-signed: %d changes", *deltas)
-	if err := populate(ctx, hq, 0, min(*deltas, *users), time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), true); err != nil {
-		return nil, err
-	}
-	last, err := lastRevision(ctx, hq.KV)
+	w, stopW, res.ApplyPerSec, err = deltaPhase("batch-signed", *deltas, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), true)
 	if err != nil {
 		return nil, err
 	}
-	w = registry.NewWatcher(gkv, st, registry.WatcherOptions{Verifier: v, JS: gjs, BatchSize: 2000, BatchDelay: 5 * time.Millisecond, Logger: quiet})
-	// GATEBENCH_DELTA_CPUPROFILE=<file> profiles this phase (the whole process: HQ, leaf and gate).
-	stopProf := func() {}
-	if pf := os.Getenv("GATEBENCH_DELTA_CPUPROFILE"); pf != "" {
-		if f, err := os.Create(pf); err == nil && pprof.StartCPUProfile(f) == nil {
-			stopProf = func() { pprof.StopCPUProfile(); f.Close() }
-		}
-	}
-	start = time.Now()
-	stopW = runWatcher(ctx, w)
 	defer func() { stopW() }()
-	if err := regWaitUntil(ctx, 10*time.Minute, func() bool { return w.Stats().Revision >= last }); err != nil {
-		return nil, fmt.Errorf("delta apply: %w", err)
-	}
-	res.ApplyPerSec = float64(w.Stats().Applied) / time.Since(start).Seconds()
-	stopProf()
 
 	// Revocation latency: put at HQ, applied in the gate's store.
 	say("revocations")
