@@ -65,6 +65,7 @@ func init() {
 			}
 		}
 	}
+	minCommonCells = int(math.Ceil(minME * float64(cellsInDisc)))
 	for i := range gsTable {
 		d2 := float64(i) / gsScale
 		gsTable[i] = float32(math.Exp(-d2/(2*sigmaS*sigmaS)) / (sigmaS * math.Sqrt(2*math.Pi)))
@@ -355,8 +356,10 @@ func buildCylinders(pts []point, h geom.Hull) ([]cylinder, []int) {
 	return cyls, idx
 }
 
-// minCommonCells is the number of common valid cells two cylinders need to be compared.
-var minCommonCells = int(math.Ceil(minME * float64(cellsInDisc)))
+// minCommonCells is the number of common valid cells two cylinders need to
+// be compared; set by init once the disc is known (a package-level
+// initialiser would run before init and see an empty disc).
+var minCommonCells int
 
 // cylinderSim is the bit-based MCC similarity of two cylinders over their
 // common valid cells: 1 - ‖a⊕b‖ / (‖a‖+‖b‖) with the Euclidean norm, or 0

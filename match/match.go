@@ -48,6 +48,7 @@ type Prepared struct {
 	// u's direction.
 	dist, rel []float32
 	cpt       []point   // the minutia of each cylinder
+	blk       []uint64  // the cylinders in blocks of eight, for the vector kernel (cylinderBlocks)
 	byY       []point   // the minutiae sorted by y, for the rigid pairing
 	hull      geom.Hull // convex hull of the minutiae
 }
@@ -113,6 +114,9 @@ func Prepare(t *template.Template, finger int) (*Prepared, error) {
 		cyls[i] = p.cyls[o]
 	}
 	p.cyls = cyls
+	if haveWindowKernel {
+		p.blk = cylinderBlocks(cyls)
+	}
 	n := len(idx)
 	p.ang = make([]float64, n)
 	p.dist, p.rel = make([]float32, n*n), make([]float32, n*n)
@@ -630,7 +634,20 @@ func (s *scratch) windowRuns(b *Prepared, u int, ca *cylinder, r runs) {
 	ac0, ac1, ac2 := ca.cnt[0], ca.cnt[1], ca.cnt[2]
 	hi := uint64(u) << 16
 	cand := s.cand[:0]
-	for run := 0; run < 4; run += 2 {
+	if b.blk != nil {
+		// The same keys, eight candidates at a time.
+		aw := [11]uint64{a0, a1, a2, a3, a4, a5, ma, ac0, ac1, ac2, uint64(minCommonCells)}
+		need := r[1] - r[0] + r[3] - r[2]
+		cand = slices.Grow(cand, need)[:need]
+		n := 0
+		for run := 0; run < 4; run += 2 {
+			if r[run+1] > r[run] {
+				n += windowKeysAVX512(&aw, &b.blk[0], r[run], r[run+1], hi, &cand[n])
+			}
+		}
+		cand = cand[:n]
+	}
+	for run := 0; run < 4 && b.blk == nil; run += 2 {
 		v0, v1 := r[run], r[run+1]
 		cyls := b.cyls[v0:v1]
 		for v := range cyls {
@@ -676,6 +693,25 @@ func (s *scratch) windowRuns(b *Prepared, u int, ca *cylinder, r runs) {
 	}
 	top := [rowTopK]uint64{t0, t1, t2, t3, t4, t5}
 	s.keys = append(s.keys, top[:min(len(cand), rowTopK)]...)
+}
+
+// cylinderBlocks lays cyls out for windowKeysAVX512: in blocks of eight
+// cylinders, each 10 rows of 8 words (the six sections' values, the valid
+// cells, the three bit-sliced counts), one word per cylinder; the last
+// block is padded with empty cylinders (no valid cell: never compared).
+func cylinderBlocks(cyls []cylinder) []uint64 {
+	blk := make([]uint64, (len(cyls)+7)/8*80)
+	for v := range cyls {
+		c, row := &cyls[v], blk[v/8*80+v%8:]
+		for k := range cylND {
+			row[k*8] = c.val[k][0]
+		}
+		row[6*8] = c.mask[0]
+		for k := range c.cnt {
+			row[(7+k)*8] = c.cnt[k]
+		}
+	}
+	return blk
 }
 
 // selectPairs appends to s.sel the nr best pairs, one to one, taking the
