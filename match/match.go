@@ -175,10 +175,13 @@ const (
 // set by init.
 var z1Keep int
 
+// zTables holds the three tables one after the other (the vector kernel
+// indexes them from one base).
 var (
-	z1Table [z1N + 1]float32
-	z2Table [zAN + 1]float32
-	z3Table [zAN + 1]float32
+	zTables [z1N + 1 + 2*(zAN+1)]float32
+	z1Table = (*[z1N + 1]float32)(zTables[:z1N+1])
+	z2Table = (*[zAN + 1]float32)(zTables[z1N+1 : z1N+1+zAN+1])
+	z3Table = (*[zAN + 1]float32)(zTables[z1N+1+zAN+1:])
 )
 
 func init() {
@@ -193,6 +196,7 @@ func init() {
 	for z1Keep < z1N && z1Table[z1Keep+1] > 1e-4 {
 		z1Keep++
 	}
+	edgeConsts = newEdgeKernelConsts()
 }
 
 func sigmoid(v, mu, tau float64) float64 { return 1 / (1 + math.Exp(-tau*(v-mu))) }
@@ -226,19 +230,17 @@ type scratch struct {
 	lam      []float32
 	next     []float32
 	sum      []float32
-	edges    []edge
+	edgeK    []int32   // compatibilities: the pair k of each edge t < k,
+	edgeR    []float32 // its r,
+	rowEnd   []int32   // and where the edges of row t end
+	selA     []int32   // the selected pairs' cylinders in the first view
+	selB     []int32   // ... and in the second
 	eff      []effPair
 	rc       []uint64 // pairUp's candidate pairs (keys: squared distance, i, j)
 	cand     []uint64 // windowRuns' keys of one row, before ranking
 	agree    []int32
 	rUsedA   []bool
 	rUsedB   []bool
-}
-
-// edge is the compatibility r of selected pairs t < k.
-type edge struct {
-	t, k int32
-	r    float32
 }
 
 func resizeInt(f []int32, n int) []int32 {
@@ -327,36 +329,7 @@ func (s *scratch) relax(a, b *Prepared) float64 {
 		// only (most pairs are incompatible), as a list of edges t < k in
 		// row order: summing along it adds each pair's terms in the same
 		// order as a dense row would.
-		na, nb := len(a.cyls), len(b.cyls)
-		s.edges = s.edges[:0]
-		for t := range n {
-			at, bt := int(s.sel[t].a), int(s.sel[t].b)
-			ad, bd := a.dist[at*na:at*na+na], b.dist[bt*nb:bt*nb+nb]
-			for k := t + 1; k < n; k++ {
-				ak, bk := int(s.sel[k].a), int(s.sel[k].b)
-				// |d1| without a branch (its sign is unpredictable), then
-				// zDist; beyond z1Keep it is at most 1e-4 and, z2 and z3
-				// being at most 1, the product would be dropped below.
-				d1 := math.Float32frombits(math.Float32bits(ad[ak]-bd[bk]) &^ (1 << 31))
-				i := int(d1*(1/z1Step) + 0.5)
-				if i > z1Keep {
-					continue
-				}
-				r := z1Table[i]
-				d2 := float32(wrap(b.ang[bt] - b.ang[bk] - a.ang[at] + a.ang[ak]))
-				z2 := zAngle(&z2Table, d2)
-				// r·(z2·z3) ≤ r·z2 since z3 ≤ 1 (and rounding is
-				// monotonic): if r·z2 ≤ 1e-4 the product is dropped.
-				if r*z2 <= 1e-4 {
-					continue
-				}
-				d3 := wrap32(b.rel[bt*nb+bk] - a.rel[at*na+ak])
-				r *= z2 * zAngle(&z3Table, d3)
-				if r > 1e-4 {
-					s.edges = append(s.edges, edge{t: int32(t), k: int32(k), r: r})
-				}
-			}
-		}
+		s.compatibilities(a, b)
 		inv := (1 - wR) / float32(max(n-1, relaxMinSupport))
 		s.sum = resize(s.sum, n)
 		for range nRel {
@@ -366,14 +339,14 @@ func (s *scratch) relax(a, b *Prepared) float64 {
 			// rows added to it and adds the row's terms in edge order, so
 			// every sum gets the same terms in the same order as edge by
 			// edge.
-			lam, sum, edges := s.lam, s.sum, s.edges
-			for i := 0; i < len(edges); {
-				t := edges[i].t
+			lam, sum, ek, er := s.lam, s.sum, s.edgeK, s.edgeR
+			i := 0
+			for t := range n {
 				acc, lt := sum[t], lam[t]
-				for ; i < len(edges) && edges[i].t == t; i++ {
-					e := edges[i]
-					acc += e.r * lam[e.k]
-					sum[e.k] += e.r * lt
+				for end := int(s.rowEnd[t]); i < end; i++ {
+					k, r := ek[i], er[i]
+					acc += r * lam[k]
+					sum[k] += r * lt
 				}
 				sum[t] = acc
 			}
@@ -406,6 +379,92 @@ func (s *scratch) relax(a, b *Prepared) float64 {
 		s0 *= s.overlapFactor(a, b)
 	}
 	return s.fieldFusion(a, b, s0)
+}
+
+// compatibilities sets s.edgeK, s.edgeR and s.rowEnd to the non-negligible
+// compatibilities r of the selected pairs t < k (most pairs are
+// incompatible), as a list in row order, row t ending at s.rowEnd[t]:
+// summing along it adds each pair's terms in the same order as a dense row
+// would.
+func (s *scratch) compatibilities(a, b *Prepared) {
+	if haveEdgeKernel {
+		s.compatibilitiesKernel(a, b)
+	} else {
+		s.compatibilitiesScalar(a, b)
+	}
+}
+
+// compatibilitiesKernel is compatibilitiesScalar, eight pairs k at a time
+// (edgeRowAVX512).
+func (s *scratch) compatibilitiesKernel(a, b *Prepared) {
+	n := len(s.sel)
+	na, nb := len(a.cyls), len(b.cyls)
+	s.edgeK, s.edgeR = s.edgeK[:0], s.edgeR[:0]
+	s.rowEnd = resizeInt(s.rowEnd, n)
+	if n == 0 {
+		return
+	}
+	{
+		s.selA, s.selB = resizeInt(s.selA, n), resizeInt(s.selB, n)
+		for t, sp := range s.sel {
+			s.selA[t], s.selB[t] = sp.a, sp.b
+		}
+		s.edgeK = slices.Grow(s.edgeK, n*(n-1)/2)
+		s.edgeR = slices.Grow(s.edgeR, n*(n-1)/2)
+		m := 0
+		for t := range n - 1 {
+			at, bt := int(s.selA[t]), int(s.selB[t])
+			args := edgeRowArgs{
+				ad: &a.dist[at*na], bd: &b.dist[bt*nb], arel: &a.rel[at*na], brel: &b.rel[bt*nb],
+				aang: &a.ang[0], bang: &b.ang[0], tab: &zTables[0],
+				ak: &s.selA[t+1], bk: &s.selB[t+1],
+				kOut: &s.edgeK[:cap(s.edgeK)][m], rOut: &s.edgeR[:cap(s.edgeR)][m],
+				n: n - t - 1, k0: t + 1, aAt: a.ang[at], bAt: b.ang[bt],
+			}
+			m += edgeRowAVX512(&args, &edgeConsts)
+			s.rowEnd[t] = int32(m)
+		}
+		s.rowEnd[n-1] = int32(m)
+		s.edgeK, s.edgeR = s.edgeK[:m], s.edgeR[:m]
+	}
+}
+
+// compatibilitiesScalar computes the edges of compatibilities.
+func (s *scratch) compatibilitiesScalar(a, b *Prepared) {
+	n := len(s.sel)
+	na, nb := len(a.cyls), len(b.cyls)
+	s.edgeK, s.edgeR = s.edgeK[:0], s.edgeR[:0]
+	s.rowEnd = resizeInt(s.rowEnd, n)
+	for t := range n {
+		at, bt := int(s.sel[t].a), int(s.sel[t].b)
+		ad, bd := a.dist[at*na:at*na+na], b.dist[bt*nb:bt*nb+nb]
+		for k := t + 1; k < n; k++ {
+			ak, bk := int(s.sel[k].a), int(s.sel[k].b)
+			// |d1| without a branch (its sign is unpredictable), then
+			// zDist; beyond z1Keep it is at most 1e-4 and, z2 and z3
+			// being at most 1, the product would be dropped below.
+			d1 := math.Float32frombits(math.Float32bits(ad[ak]-bd[bk]) &^ (1 << 31))
+			i := int(d1*(1/z1Step) + 0.5)
+			if i > z1Keep {
+				continue
+			}
+			r := z1Table[i]
+			d2 := float32(wrap(b.ang[bt] - b.ang[bk] - a.ang[at] + a.ang[ak]))
+			z2 := zAngle(z2Table, d2)
+			// r·(z2·z3) ≤ r·z2 since z3 ≤ 1 (and rounding is
+			// monotonic): if r·z2 ≤ 1e-4 the product is dropped.
+			if r*z2 <= 1e-4 {
+				continue
+			}
+			d3 := wrap32(b.rel[bt*nb+bk] - a.rel[at*na+ak])
+			r *= z2 * zAngle(z3Table, d3)
+			if r > 1e-4 {
+				s.edgeK = append(s.edgeK, int32(k))
+				s.edgeR = append(s.edgeR, r)
+			}
+		}
+		s.rowEnd[t] = int32(len(s.edgeK))
+	}
 }
 
 // Overlap normalisation of small views. The LSS-R score says how strongly

@@ -1,0 +1,180 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// Lane numbers 0..7 as 32-bit integers.
+DATA lanes32<>+0(SB)/4, $0
+DATA lanes32<>+4(SB)/4, $1
+DATA lanes32<>+8(SB)/4, $2
+DATA lanes32<>+12(SB)/4, $3
+DATA lanes32<>+16(SB)/4, $4
+DATA lanes32<>+20(SB)/4, $5
+DATA lanes32<>+24(SB)/4, $6
+DATA lanes32<>+28(SB)/4, $7
+GLOBL lanes32<>(SB), RODATA|NOPTR, $32
+
+// func edgeRowAVX512(p *edgeRowArgs, c *edgeKernelConsts) int
+//
+// The scalar loop of compatibilities, step by step, in eight lanes: float32
+// where it computes in float32 (Y registers), float64 for the direction
+// differences (Z registers), each mask the scalar loop's branch.
+// Constants: Y16 |x| mask, Y17 1/z1Step, Y18 0.5, Y19 z1Keep, Y20 π, Y21
+// 2π, Y22 -π, Y23 zAN/π, Y24 1e-4, Y25/Y26 the offsets of z2Table and
+// z3Table in zTables, Z27/Z28/Z29 π, 2π, -π in float64, Z30/Z31 the
+// directions of cylinders at and bt, Y15 lane numbers.
+TEXT ·edgeRowAVX512(SB), NOSPLIT, $0-24
+	MOVQ  p+0(FP), DI
+	MOVQ  c+8(FP), SI
+	XORQ  R8, R8
+	MOVQ  88(DI), DX
+	TESTQ DX, DX
+	JLE   done
+
+	VPBROADCASTD 0(SI), Y16
+	VPBROADCASTD 4(SI), Y17
+	VPBROADCASTD 8(SI), Y18
+	VPBROADCASTD 12(SI), Y19
+	VPBROADCASTD 16(SI), Y20
+	VPBROADCASTD 20(SI), Y21
+	VPBROADCASTD 24(SI), Y22
+	VPBROADCASTD 28(SI), Y23
+	VPBROADCASTD 32(SI), Y24
+	VPBROADCASTD 36(SI), Y25
+	VPBROADCASTD 40(SI), Y26
+	VPBROADCASTQ 48(SI), Z27
+	VPBROADCASTQ 56(SI), Z28
+	VPBROADCASTQ 64(SI), Z29
+	VPBROADCASTQ 104(DI), Z30
+	VPBROADCASTQ 112(DI), Z31
+	VMOVDQU32    lanes32<>(SB), Y15
+	MOVQ         72(DI), AX
+	MOVQ         80(DI), BX
+	MOVQ         48(DI), R10
+	XORQ         CX, CX
+
+loop:
+	// The lanes that exist: j+lane < n.
+	MOVQ         DX, R9
+	SUBQ         CX, R9
+	VPBROADCASTD R9, Y0
+	VPCMPD       $1, Y0, Y15, K1
+	MOVQ         56(DI), R9
+	VMOVDQU32.Z  (R9)(CX*4), K1, Y2
+	MOVQ         64(DI), R9
+	VMOVDQU32.Z  (R9)(CX*4), K1, Y3
+
+	// i = int(|ad[ak]-bd[bk]|·(1/z1Step) + 0.5), kept if i ≤ z1Keep.
+	MOVQ       0(DI), R9
+	KMOVW      K1, K2
+	VPXORD     Y4, Y4, Y4
+	VGATHERDPS (R9)(Y2*4), K2, Y4
+	MOVQ       8(DI), R9
+	KMOVW      K1, K2
+	VPXORD     Y5, Y5, Y5
+	VGATHERDPS (R9)(Y3*4), K2, Y5
+	VSUBPS     Y5, Y4, Y4
+	VPANDD     Y16, Y4, Y4
+	VMULPS     Y17, Y4, Y4
+	VADDPS     Y18, Y4, Y4
+	VCVTTPS2DQ Y4, Y4
+	VPCMPUD    $2, Y19, Y4, K1, K1
+	KORTESTW   K1, K1
+	JZ         next
+
+	// r = z1Table[i].
+	KMOVW      K1, K2
+	VPXORD     Y6, Y6, Y6
+	VGATHERDPS (R10)(Y4*4), K2, Y6
+
+	// d2 = float32(wrap(ang_b[bt] - ang_b[bk] - ang_a[at] + ang_a[ak])).
+	MOVQ       40(DI), R9
+	KMOVW      K1, K2
+	VPXORQ     Z7, Z7, Z7
+	VGATHERDPD (R9)(Y3*8), K2, Z7
+	MOVQ       32(DI), R9
+	KMOVW      K1, K2
+	VPXORQ     Z8, Z8, Z8
+	VGATHERDPD (R9)(Y2*8), K2, Z8
+	VSUBPD     Z7, Z31, Z7
+	VSUBPD     Z30, Z7, Z7
+	VADDPD     Z8, Z7, Z7
+	VCMPPD     $0x1d, Z27, Z7, K3
+	VSUBPD     Z28, Z7, K3, Z7
+	VCMPPD     $0x1d, Z27, Z7, K3
+	VSUBPD     Z28, Z7, K3, Z7
+	VCMPPD     $0x11, Z29, Z7, K3
+	VADDPD     Z28, Z7, K3, Z7
+	VCMPPD     $0x11, Z29, Z7, K3
+	VADDPD     Z28, Z7, K3, Z7
+	VCVTPD2PS  Z7, Y7
+
+	// z2 = zAngle(z2Table, d2).
+	VPANDD     Y16, Y7, Y7
+	VCMPPS     $0x1e, Y20, Y7, K3
+	VSUBPS     Y7, Y21, K3, Y7
+	VMULPS     Y23, Y7, Y7
+	VADDPS     Y18, Y7, Y7
+	VCVTTPS2DQ Y7, Y7
+	VPADDD     Y25, Y7, Y7
+	KMOVW      K1, K2
+	VPXORD     Y8, Y8, Y8
+	VGATHERDPS (R10)(Y7*4), K2, Y8
+
+	// Kept if r·z2 > 1e-4.
+	VMULPS   Y8, Y6, Y9
+	VCMPPS   $0x1e, Y24, Y9, K1, K1
+	KORTESTW K1, K1
+	JZ       next
+
+	// d3 = wrap32(rel_b[bt][bk] - rel_a[at][ak]).
+	MOVQ       24(DI), R9
+	KMOVW      K1, K2
+	VPXORD     Y10, Y10, Y10
+	VGATHERDPS (R9)(Y3*4), K2, Y10
+	MOVQ       16(DI), R9
+	KMOVW      K1, K2
+	VPXORD     Y11, Y11, Y11
+	VGATHERDPS (R9)(Y2*4), K2, Y11
+	VSUBPS     Y11, Y10, Y10
+	VCMPPS     $0x1e, Y20, Y10, K3
+	VCMPPS     $0x11, Y22, Y10, K4
+	VSUBPS     Y21, Y10, K3, Y10
+	VADDPS     Y21, Y10, K4, Y10
+
+	// z3 = zAngle(z3Table, d3).
+	VPANDD     Y16, Y10, Y10
+	VCMPPS     $0x1e, Y20, Y10, K3
+	VSUBPS     Y10, Y21, K3, Y10
+	VMULPS     Y23, Y10, Y10
+	VADDPS     Y18, Y10, Y10
+	VCVTTPS2DQ Y10, Y10
+	VPADDD     Y26, Y10, Y10
+	KMOVW      K1, K2
+	VPXORD     Y12, Y12, Y12
+	VGATHERDPS (R10)(Y10*4), K2, Y12
+
+	// r = r·(z2·z3), kept if r > 1e-4.
+	VMULPS Y12, Y8, Y12
+	VMULPS Y12, Y6, Y6
+	VCMPPS $0x1e, Y24, Y6, K1, K1
+
+	// The kept pairs k = k0+j+lane and their r.
+	MOVQ         96(DI), R9
+	ADDQ         CX, R9
+	VPBROADCASTD R9, Y13
+	VPADDD       Y15, Y13, Y13
+	VPCOMPRESSD  Y13, K1, (AX)(R8*4)
+	VCOMPRESSPS  Y6, K1, (BX)(R8*4)
+	KMOVW        K1, R9
+	POPCNTL      R9, R9
+	ADDQ         R9, R8
+
+next:
+	ADDQ $8, CX
+	CMPQ CX, DX
+	JLT  loop
+
+done:
+	MOVQ R8, ret+16(FP)
+	VZEROUPPER
+	RET
