@@ -269,23 +269,26 @@ func buildCylinders(pts []point, h geom.Hull) ([]cylinder, []int) {
 			dx, dy := t.x-m.x, t.y-m.y
 			// Rotate into the minutia's frame; the cells within 3σS.
 			px, py := cos*dx+sin*dy, -sin*dx+cos*dy
-			i0 := ceilFrom0((px-reach)/cylDeltaS + float64(cylNS-1)/2)
-			i1 := floorTo(cylNS-1, (px+reach)/cylDeltaS+float64(cylNS-1)/2)
-			j0 := ceilFrom0((py-reach)/cylDeltaS + float64(cylNS-1)/2)
-			j1 := floorTo(cylNS-1, (py+reach)/cylDeltaS+float64(cylNS-1)/2)
+			// A bounding box of them (the distance test below decides; a
+			// product rather than a quotient: a division is slow).
+			fx, fy := px*(1/cylDeltaS)+float64(cylNS-1)/2, py*(1/cylDeltaS)+float64(cylNS-1)/2
+			i0 := ceilFrom0(fx - reach/cylDeltaS)
+			i1 := floorTo(cylNS-1, fx+reach/cylDeltaS)
+			j0 := ceilFrom0(fy - reach/cylDeltaS)
+			j1 := floorTo(cylNS-1, fy+reach/cylDeltaS)
 			if i0 > i1 || j0 > j1 {
 				continue // beyond every cell
 			}
 			dth := angleDelta(m.a, t.a)
 			var e [cylND]float32 // directional contribution to each section
 			for k := range cylND {
-				x := dth - (-math.Pi + (float64(k)+0.5)*cylDeltaD) // both in [-π, π)
-				if x >= math.Pi {
-					x -= 2 * math.Pi
-				} else if x < -math.Pi {
-					x += 2 * math.Pi
-				}
-				e[k] = gd(x)
+				// gd of the difference wrapped to [-π, π), without a
+				// branch (its outcome is unpredictable): |wrap(x)| is
+				// min(|x|, 2π−|x|), and so it rounds too (subtracting
+				// 2π from x ≥ π gives −(2π−x) exactly).
+				x := math.Abs(dth - (-math.Pi + (float64(k)+0.5)*cylDeltaD)) // dth and the centre both in [-π, π)
+				x = min(x, 2*math.Pi-x)
+				e[k] = gdTable[min(int(x*(gdTableN/math.Pi)+0.5), gdTableN)]
 			}
 			e0, e1, e2, e3, e4, e5 := e[0], e[1], e[2], e[3], e[4], e[5]
 			var dx2 [cylNS]float64
