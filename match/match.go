@@ -100,7 +100,7 @@ func Prepare(t *template.Template, finger int) (*Prepared, error) {
 	var idx []int
 	p.hull = geom.NewHull(geom.ConvexHull(positions(p.pts)))
 	p.byY = slices.Clone(p.pts)
-	slices.SortStableFunc(p.byY, func(u, v point) int { return cmp.Compare(u.y, v.y) })
+	slices.SortStableFunc(p.byY, func(u, v point) int { return geom.CompareFinite(u.y, v.y) })
 	p.cyls, idx = buildCylinders(p.pts, p.hull)
 	// Cylinders sorted by their minutia's direction, so that Score finds
 	// the candidates within δθ of a direction as one or two runs.
@@ -108,7 +108,7 @@ func Prepare(t *template.Template, finger int) (*Prepared, error) {
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortStableFunc(order, func(x, y int) int { return cmp.Compare(p.pts[idx[x]].a, p.pts[idx[y]].a) })
+	slices.SortStableFunc(order, func(x, y int) int { return geom.CompareFinite(p.pts[idx[x]].a, p.pts[idx[y]].a) })
 	cyls := make([]cylinder, len(order))
 	for i, o := range order {
 		cyls[i] = p.cyls[o]
