@@ -2,20 +2,19 @@ package match
 
 import "math"
 
-// edgeRowArgs is row t of the compatibilities for edgeRowAVX512: the pairs
-// k = k0 … k0+n-1 of the selection, whose cylinders are ak[0…n-1] in the
-// first view and bk[0…n-1] in the second. The field offsets are the
-// kernel's (TestEdgeKernelLayout).
-type edgeRowArgs struct {
-	ad, bd     *float32 // rows at and bt of the views' distances
-	arel, brel *float32 // rows at and bt of the views' relative directions
-	aang, bang *float64 // the views' cylinder directions
-	tab        *float32 // zTables
-	ak, bk     *int32
-	kOut       *int32   // the pairs k kept ...
-	rOut       *float32 // ... and their r
-	n, k0      int
-	aAt, bAt   float64 // the directions of cylinders at and bt
+// edgeArgs is what edgesAVX512 reads: the views' tables and the
+// selection (the pairs' cylinders in each view), and where it writes the
+// edges. The field offsets are the kernel's (TestEdgeKernelLayout).
+type edgeArgs struct {
+	adist, bdist *float32 // the views' distance tables (na×na, nb×nb)
+	arel, brel   *float32 // their relative directions
+	aang, bang   *float64 // their cylinders' directions
+	tab          *float32 // zTables
+	selA, selB   *int32   // the n selected pairs' cylinders
+	kOut         *int32   // the edges' pairs k ...
+	rOut         *float32 // ... and r (room for n(n-1)/2)
+	n, na, nb    int
+	rowEnd       *int32 // where each row's edges end (n entries)
 }
 
 // edgeKernelConsts are the constants of the scalar loop, as the kernel

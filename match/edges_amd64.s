@@ -13,22 +13,25 @@ DATA lanes32<>+24(SB)/4, $6
 DATA lanes32<>+28(SB)/4, $7
 GLOBL lanes32<>(SB), RODATA|NOPTR, $32
 
-// func edgeRowAVX512(p *edgeRowArgs, c *edgeKernelConsts) int
+// func edgesAVX512(p *edgeArgs, c *edgeKernelConsts) int
 //
-// The scalar loop of compatibilities, step by step, in eight lanes: float32
-// where it computes in float32 (Y registers), float64 for the direction
-// differences (Z registers), each mask the scalar loop's branch.
+// The scalar loop of compatibilitiesScalar, step by step, in eight lanes:
+// float32 where it computes in float32 (Y registers), float64 for the
+// direction differences (Z registers), each mask the scalar loop's branch.
+// Row t (pairs k = t+1 … n-1) eight pairs at a time.
 // Constants: Y16 |x| mask, Y17 1/z1Step, Y18 0.5, Y19 z1Keep, Y20 π, Y21
 // 2π, Y22 -π, Y23 zAN/π, Y24 1e-4, Y25/Y26 the offsets of z2Table and
-// z3Table in zTables, Z27/Z28/Z29 π, 2π, -π in float64, Z30/Z31 the
-// directions of cylinders at and bt, Y15 lane numbers.
-TEXT ·edgeRowAVX512(SB), NOSPLIT, $0-24
-	MOVQ  p+0(FP), DI
-	MOVQ  c+8(FP), SI
-	XORQ  R8, R8
-	MOVQ  88(DI), DX
-	TESTQ DX, DX
-	JLE   done
+// z3Table in zTables, Z27/Z28/Z29 π, 2π, -π in float64, Y15 lane numbers.
+// Per row: Z30/Z31 the directions of cylinders at and bt, Y1/Y14 at·na and
+// bt·nb (the offsets of their rows in the distance and direction tables).
+// GPRs: DI p, SI c, R8 edges written, R10 zTables, AX/BX the outputs, R11
+// t, R12 n, CX j (the row's first pair in this step), DX the row's length.
+TEXT ·edgesAVX512(SB), NOSPLIT, $0-24
+	MOVQ p+0(FP), DI
+	MOVQ c+8(FP), SI
+	XORQ R8, R8
+	XORQ R11, R11
+	MOVQ 88(DI), R12
 
 	VPBROADCASTD 0(SI), Y16
 	VPBROADCASTD 4(SI), Y17
@@ -44,34 +47,56 @@ TEXT ·edgeRowAVX512(SB), NOSPLIT, $0-24
 	VPBROADCASTQ 48(SI), Z27
 	VPBROADCASTQ 56(SI), Z28
 	VPBROADCASTQ 64(SI), Z29
-	VPBROADCASTQ 104(DI), Z30
-	VPBROADCASTQ 112(DI), Z31
 	VMOVDQU32    lanes32<>(SB), Y15
 	MOVQ         72(DI), AX
 	MOVQ         80(DI), BX
 	MOVQ         48(DI), R10
+
+row:
+	// The row's length n-t-1; none left: done.
+	MOVQ R12, DX
+	SUBQ R11, DX
+	DECQ DX
+	JLE  rowsdone
+
+	MOVQ         56(DI), R9
+	MOVLQSX      (R9)(R11*4), R13
+	MOVQ         32(DI), R9
+	VPBROADCASTQ (R9)(R13*8), Z30
+	IMULQ        96(DI), R13
+	VPBROADCASTD R13, Y1
+	MOVQ         64(DI), R9
+	MOVLQSX      (R9)(R11*4), R13
+	MOVQ         40(DI), R9
+	VPBROADCASTQ (R9)(R13*8), Z31
+	IMULQ        104(DI), R13
+	VPBROADCASTD R13, Y14
 	XORQ         CX, CX
 
 loop:
-	// The lanes that exist: j+lane < n.
+	// The lanes that exist: j+lane < the row's length.
 	MOVQ         DX, R9
 	SUBQ         CX, R9
 	VPBROADCASTD R9, Y0
 	VPCMPD       $1, Y0, Y15, K1
 	MOVQ         56(DI), R9
+	LEAQ         4(R9)(R11*4), R9
 	VMOVDQU32.Z  (R9)(CX*4), K1, Y2
 	MOVQ         64(DI), R9
+	LEAQ         4(R9)(R11*4), R9
 	VMOVDQU32.Z  (R9)(CX*4), K1, Y3
+	VPADDD       Y1, Y2, Y0
+	VPADDD       Y14, Y3, Y9
 
-	// i = int(|ad[ak]-bd[bk]|·(1/z1Step) + 0.5), kept if i ≤ z1Keep.
+	// i = int(|dist_a[at][ak]-dist_b[bt][bk]|·(1/z1Step) + 0.5), kept if i ≤ z1Keep.
 	MOVQ       0(DI), R9
 	KMOVW      K1, K2
 	VPXORD     Y4, Y4, Y4
-	VGATHERDPS (R9)(Y2*4), K2, Y4
+	VGATHERDPS (R9)(Y0*4), K2, Y4
 	MOVQ       8(DI), R9
 	KMOVW      K1, K2
 	VPXORD     Y5, Y5, Y5
-	VGATHERDPS (R9)(Y3*4), K2, Y5
+	VGATHERDPS (R9)(Y9*4), K2, Y5
 	VSUBPS     Y5, Y4, Y4
 	VPANDD     Y16, Y4, Y4
 	VMULPS     Y17, Y4, Y4
@@ -121,8 +146,8 @@ loop:
 	VGATHERDPS (R10)(Y7*4), K2, Y8
 
 	// Kept if r·z2 > 1e-4.
-	VMULPS   Y8, Y6, Y9
-	VCMPPS   $0x1e, Y24, Y9, K1, K1
+	VMULPS   Y8, Y6, Y13
+	VCMPPS   $0x1e, Y24, Y13, K1, K1
 	KORTESTW K1, K1
 	JZ       next
 
@@ -130,11 +155,11 @@ loop:
 	MOVQ       24(DI), R9
 	KMOVW      K1, K2
 	VPXORD     Y10, Y10, Y10
-	VGATHERDPS (R9)(Y3*4), K2, Y10
+	VGATHERDPS (R9)(Y9*4), K2, Y10
 	MOVQ       16(DI), R9
 	KMOVW      K1, K2
 	VPXORD     Y11, Y11, Y11
-	VGATHERDPS (R9)(Y2*4), K2, Y11
+	VGATHERDPS (R9)(Y0*4), K2, Y11
 	VSUBPS     Y11, Y10, Y10
 	VCMPPS     $0x1e, Y20, Y10, K3
 	VCMPPS     $0x11, Y22, Y10, K4
@@ -158,9 +183,8 @@ loop:
 	VMULPS Y12, Y6, Y6
 	VCMPPS $0x1e, Y24, Y6, K1, K1
 
-	// The kept pairs k = k0+j+lane and their r.
-	MOVQ         96(DI), R9
-	ADDQ         CX, R9
+	// The kept pairs k = t+1+j+lane and their r.
+	LEAQ         1(R11)(CX*1), R9
 	VPBROADCASTD R9, Y13
 	VPADDD       Y15, Y13, Y13
 	VPCOMPRESSD  Y13, K1, (AX)(R8*4)
@@ -173,6 +197,19 @@ next:
 	ADDQ $8, CX
 	CMPQ CX, DX
 	JLT  loop
+
+	// The row ends here.
+	MOVQ 112(DI), R9
+	MOVL R8, (R9)(R11*4)
+	INCQ R11
+	JMP  row
+
+rowsdone:
+	// The last row (no pairs after it) ends here too.
+	CMPQ R11, R12
+	JGE  done
+	MOVQ 112(DI), R9
+	MOVL R8, (R9)(R11*4)
 
 done:
 	MOVQ R8, ret+16(FP)

@@ -6,6 +6,6 @@ package match
 // architecture, and compatibilities uses its scalar loop.
 const haveEdgeKernel = false
 
-func edgeRowAVX512(p *edgeRowArgs, c *edgeKernelConsts) int {
+func edgesAVX512(p *edgeArgs, c *edgeKernelConsts) int {
 	panic("match: no vector compatibility kernel on this architecture")
 }

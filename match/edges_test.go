@@ -7,14 +7,14 @@ import (
 	"unsafe"
 )
 
-// TestEdgeKernelLayout checks the offsets edgeRowAVX512 reads its
+// TestEdgeKernelLayout checks the offsets edgesAVX512 reads its
 // arguments and constants at.
 func TestEdgeKernelLayout(t *testing.T) {
-	var p edgeRowArgs
+	var p edgeArgs
 	var c edgeKernelConsts
-	got := []uintptr{unsafe.Offsetof(p.ad), unsafe.Offsetof(p.bd), unsafe.Offsetof(p.arel), unsafe.Offsetof(p.brel),
-		unsafe.Offsetof(p.aang), unsafe.Offsetof(p.bang), unsafe.Offsetof(p.tab), unsafe.Offsetof(p.ak), unsafe.Offsetof(p.bk),
-		unsafe.Offsetof(p.kOut), unsafe.Offsetof(p.rOut), unsafe.Offsetof(p.n), unsafe.Offsetof(p.k0), unsafe.Offsetof(p.aAt), unsafe.Offsetof(p.bAt),
+	got := []uintptr{unsafe.Offsetof(p.adist), unsafe.Offsetof(p.bdist), unsafe.Offsetof(p.arel), unsafe.Offsetof(p.brel),
+		unsafe.Offsetof(p.aang), unsafe.Offsetof(p.bang), unsafe.Offsetof(p.tab), unsafe.Offsetof(p.selA), unsafe.Offsetof(p.selB),
+		unsafe.Offsetof(p.kOut), unsafe.Offsetof(p.rOut), unsafe.Offsetof(p.n), unsafe.Offsetof(p.na), unsafe.Offsetof(p.nb), unsafe.Offsetof(p.rowEnd),
 		unsafe.Offsetof(c.absMask), unsafe.Offsetof(c.invStep), unsafe.Offsetof(c.half), unsafe.Offsetof(c.z1Keep),
 		unsafe.Offsetof(c.pi32), unsafe.Offsetof(c.twoPi32), unsafe.Offsetof(c.negPi32), unsafe.Offsetof(c.zScale), unsafe.Offsetof(c.minR),
 		unsafe.Offsetof(c.z2Off), unsafe.Offsetof(c.z3Off), unsafe.Offsetof(c.pi64), unsafe.Offsetof(c.twoPi64), unsafe.Offsetof(c.negPi64)}
@@ -29,7 +29,7 @@ func TestEdgeKernelLayout(t *testing.T) {
 	}
 }
 
-// TestEdgeKernelMatchesScalar checks that edgeRowAVX512 gives the scalar
+// TestEdgeKernelMatchesScalar checks that edgesAVX512 gives the scalar
 // loop's edges, bit for bit: on the pairs Score selects for real views and
 // their transformed copies, and on random selections (any cylinder with any
 // other, so that every branch of the scalar loop is taken).

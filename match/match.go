@@ -395,7 +395,7 @@ func (s *scratch) compatibilities(a, b *Prepared) {
 }
 
 // compatibilitiesKernel is compatibilitiesScalar, eight pairs k at a time
-// (edgeRowAVX512).
+// (edgesAVX512).
 func (s *scratch) compatibilitiesKernel(a, b *Prepared) {
 	n := len(s.sel)
 	na, nb := len(a.cyls), len(b.cyls)
@@ -404,29 +404,19 @@ func (s *scratch) compatibilitiesKernel(a, b *Prepared) {
 	if n == 0 {
 		return
 	}
-	{
-		s.selA, s.selB = resizeInt(s.selA, n), resizeInt(s.selB, n)
-		for t, sp := range s.sel {
-			s.selA[t], s.selB[t] = sp.a, sp.b
-		}
-		s.edgeK = slices.Grow(s.edgeK, n*(n-1)/2)
-		s.edgeR = slices.Grow(s.edgeR, n*(n-1)/2)
-		m := 0
-		for t := range n - 1 {
-			at, bt := int(s.selA[t]), int(s.selB[t])
-			args := edgeRowArgs{
-				ad: &a.dist[at*na], bd: &b.dist[bt*nb], arel: &a.rel[at*na], brel: &b.rel[bt*nb],
-				aang: &a.ang[0], bang: &b.ang[0], tab: &zTables[0],
-				ak: &s.selA[t+1], bk: &s.selB[t+1],
-				kOut: &s.edgeK[:cap(s.edgeK)][m], rOut: &s.edgeR[:cap(s.edgeR)][m],
-				n: n - t - 1, k0: t + 1, aAt: a.ang[at], bAt: b.ang[bt],
-			}
-			m += edgeRowAVX512(&args, &edgeConsts)
-			s.rowEnd[t] = int32(m)
-		}
-		s.rowEnd[n-1] = int32(m)
-		s.edgeK, s.edgeR = s.edgeK[:m], s.edgeR[:m]
+	s.selA, s.selB = resizeInt(s.selA, n), resizeInt(s.selB, n)
+	for t, sp := range s.sel {
+		s.selA[t], s.selB[t] = sp.a, sp.b
 	}
+	room := max(n*(n-1)/2, 1)
+	s.edgeK, s.edgeR = slices.Grow(s.edgeK, room)[:room], slices.Grow(s.edgeR, room)[:room]
+	m := edgesAVX512(&edgeArgs{
+		adist: &a.dist[0], bdist: &b.dist[0], arel: &a.rel[0], brel: &b.rel[0],
+		aang: &a.ang[0], bang: &b.ang[0], tab: &zTables[0],
+		selA: &s.selA[0], selB: &s.selB[0], kOut: &s.edgeK[0], rOut: &s.edgeR[0],
+		n: n, na: na, nb: nb, rowEnd: &s.rowEnd[0],
+	}, &edgeConsts)
+	s.edgeK, s.edgeR = s.edgeK[:m], s.edgeR[:m]
 }
 
 // compatibilitiesScalar computes the edges of compatibilities.
