@@ -237,7 +237,9 @@ type scratch struct {
 	selB     []int32   // ... and in the second
 	eff      []effPair
 	rc       []uint64 // pairUp's candidate pairs (keys: squared distance, i, j)
-	cand     []uint64 // windowRuns' keys of one row, before ranking
+	cand     []uint64 // windowRuns' keys of one row (windowAll's: of every row), before ranking
+	candEnd  []int32  // windowAll: where each row's keys end in cand
+	runs     []int32  // windowAll: each row's runs
 	agree    []int32
 	rUsedA   []bool
 	rUsedB   []bool
@@ -291,14 +293,18 @@ func (s *scratch) score(a, b *Prepared) float64 {
 	s.keys = s.keys[:0]
 	s.rowStart = resizeInt(s.rowStart, len(a.cyls)+1)
 	s.rowPos = resizeInt(s.rowPos, len(a.cyls))
-	var sw sweep
-	for u := range a.cyls {
-		ca, au := &a.cyls[u], a.ang[u]
-		// b's cylinders are sorted by direction: those within δθ of au
-		// are one run, or two when the window wraps around 0.
-		lo, hi := au-maxDTheta, au+maxDTheta
-		s.rowStart[u] = int32(len(s.keys))
-		s.windowRuns(b, u, ca, sw.runs(b.ang, lo, hi))
+	if a.blk != nil && b.blk != nil {
+		s.windowAll(a, b)
+	} else {
+		var sw sweep
+		for u := range a.cyls {
+			ca, au := &a.cyls[u], a.ang[u]
+			// b's cylinders are sorted by direction: those within δθ of au
+			// are one run, or two when the window wraps around 0.
+			lo, hi := au-maxDTheta, au+maxDTheta
+			s.rowStart[u] = int32(len(s.keys))
+			s.windowRuns(b, u, ca, sw.runs(b.ang, lo, hi))
+		}
 	}
 	s.rowStart[len(a.cyls)] = int32(len(s.keys))
 	if len(s.keys) == 0 {
@@ -683,20 +689,7 @@ func (s *scratch) windowRuns(b *Prepared, u int, ca *cylinder, r runs) {
 	ac0, ac1, ac2 := ca.cnt[0], ca.cnt[1], ca.cnt[2]
 	hi := uint64(u) << 16
 	cand := s.cand[:0]
-	if b.blk != nil {
-		// The same keys, eight candidates at a time.
-		aw := [11]uint64{a0, a1, a2, a3, a4, a5, ma, ac0, ac1, ac2, uint64(minCommonCells)}
-		need := r[1] - r[0] + r[3] - r[2]
-		cand = slices.Grow(cand, need)[:need]
-		n := 0
-		for run := 0; run < 4; run += 2 {
-			if r[run+1] > r[run] {
-				n += windowKeysAVX512(&aw, &b.blk[0], r[run], r[run+1], hi, &cand[n])
-			}
-		}
-		cand = cand[:n]
-	}
-	for run := 0; run < 4 && b.blk == nil; run += 2 {
+	for run := 0; run < 4; run += 2 {
 		v0, v1 := r[run], r[run+1]
 		cyls := b.cyls[v0:v1]
 		for v := range cyls {
@@ -729,6 +722,51 @@ func (s *scratch) windowRuns(b *Prepared, u int, ca *cylinder, r runs) {
 		}
 	}
 	s.cand = cand
+	s.rank(cand)
+}
+
+// windowAll is the loop of score over the cylinders u of a, with
+// windowRuns' similarities computed by windowAllAVX512: the same keys, the
+// same rows.
+func (s *scratch) windowAll(a, b *Prepared) {
+	// Every row's runs first (sweep's pointers only move forward), then
+	// every row's candidates in one call, then each row ranked.
+	s.runs = resizeInt(s.runs, 4*len(a.cyls))
+	var sw sweep
+	room := 0
+	for u, au := range a.ang {
+		r := sw.runs(b.ang, au-maxDTheta, au+maxDTheta)
+		for k := range r {
+			s.runs[4*u+k] = int32(r[k])
+		}
+		room += r[1] - r[0] + r[3] - r[2]
+	}
+	s.cand = slices.Grow(s.cand[:0], max(room, 1))[:max(room, 1)]
+	s.candEnd = resizeInt(s.candEnd, len(a.cyls))
+	windowAllAVX512(&windowArgs{
+		ablk: &a.blk[0], bblk: &b.blk[0], runs: &s.runs[0], rows: len(a.cyls),
+		out: &s.cand[0], rowEnd: &s.candEnd[0], minCommon: uint64(minCommonCells),
+	})
+	start := int32(0)
+	for u, end := range s.candEnd {
+		s.rowStart[u] = int32(len(s.keys))
+		s.rank(s.cand[start:end])
+		start = end
+	}
+}
+
+// windowArgs is what windowAllAVX512 reads (offsets: TestWindowKernelLayout).
+type windowArgs struct {
+	ablk, bblk *uint64 // the views' cylinders in blocks (cylinderBlocks)
+	runs       *int32  // each row's runs, 4 bounds a row
+	rows       int
+	out        *uint64 // the keys, row after row (room for every candidate)
+	rowEnd     *int32  // where each row's keys end
+	minCommon  uint64  // minCommonCells
+}
+
+// rank appends to s.keys the rowTopK smallest of one row's keys, in order.
+func (s *scratch) rank(cand []uint64) {
 	// Branchless ranking: top holds the rowTopK smallest keys so far,
 	// ascending, padded with MaxUint64 (no key is that large: sim > 0).
 	t0, t1, t2, t3, t4, t5 := uint64(math.MaxUint64), uint64(math.MaxUint64), uint64(math.MaxUint64), uint64(math.MaxUint64), uint64(math.MaxUint64), uint64(math.MaxUint64)
@@ -744,7 +782,7 @@ func (s *scratch) windowRuns(b *Prepared, u int, ca *cylinder, r runs) {
 	s.keys = append(s.keys, top[:min(len(cand), rowTopK)]...)
 }
 
-// cylinderBlocks lays cyls out for windowKeysAVX512: in blocks of eight
+// cylinderBlocks lays cyls out for windowAllAVX512: in blocks of eight
 // cylinders, each 10 rows of 8 words (the six sections' values, the valid
 // cells, the three bit-sliced counts), one word per cylinder; the last
 // block is padded with empty cylinders (no valid cell: never compared).

@@ -13,38 +13,25 @@ DATA lanes<>+48(SB)/8, $6
 DATA lanes<>+56(SB)/8, $7
 GLOBL lanes<>(SB), RODATA|NOPTR, $64
 
-// func windowKeysAVX512(aw *[11]uint64, blk *uint64, v0, v1 int, hi uint64, out *uint64) int
+// func windowAllAVX512(p *windowArgs) int
 //
-// A block of eight cylinders is 10 rows of 8 words (640 bytes): rows 0-5
-// the sections' values, 6 the valid cells, 7-9 the bit-sliced counts.
-// Registers: Z16 a's valid cells, Z17-Z19 a's counts, Z20-Z25 a's values,
-// Z26/Z27 v0/v1, Z31 hi, Y30 1.0, Z29 zero, Z28 0xffffffff, Z15
-// minCommonCells, Z14 the block's candidate numbers, Z13 eight.
-TEXT ·windowKeysAVX512(SB), NOSPLIT, $0-56
-	MOVQ aw+0(FP), AX
-	MOVQ blk+8(FP), SI
-	MOVQ v0+16(FP), BX
-	MOVQ v1+24(FP), CX
-	MOVQ hi+32(FP), DX
-	MOVQ out+40(FP), DI
+// For each cylinder u of the first view, the candidates of its runs (one
+// or two) eight at a time. A block of eight cylinders is 10 rows of 8
+// words (640 bytes): rows 0-5 the sections' values, 6 the valid cells, 7-9
+// the bit-sliced counts.
+// Registers: Z16 u's valid cells, Z17-Z19 its counts, Z20-Z25 its values,
+// Z31 u<<16, Z26/Z27 the run's bounds v0/v1, Y30 1.0, Z29 zero, Z28
+// 0xffffffff, Z15 minCommonCells, Z14 the block's candidate numbers, Z13
+// eight. GPRs: DI p, DX the keys, R8 keys written, R11 u, R12 rows, R13 the
+// run (0 or 2), SI the block, BX/CX v0/v1.
+TEXT ·windowAllAVX512(SB), NOSPLIT, $0-16
+	MOVQ p+0(FP), DI
+	MOVQ 32(DI), DX
 	XORQ R8, R8
-	CMPQ BX, CX
-	JGE  done
+	XORQ R11, R11
+	MOVQ 24(DI), R12
 
-	VPBROADCASTQ 0(AX), Z20
-	VPBROADCASTQ 8(AX), Z21
-	VPBROADCASTQ 16(AX), Z22
-	VPBROADCASTQ 24(AX), Z23
-	VPBROADCASTQ 32(AX), Z24
-	VPBROADCASTQ 40(AX), Z25
-	VPBROADCASTQ 48(AX), Z16
-	VPBROADCASTQ 56(AX), Z17
-	VPBROADCASTQ 64(AX), Z18
-	VPBROADCASTQ 72(AX), Z19
-	VPBROADCASTQ 80(AX), Z15
-	VPBROADCASTQ BX, Z26
-	VPBROADCASTQ CX, Z27
-	VPBROADCASTQ DX, Z31
+	VPBROADCASTQ 48(DI), Z15
 	MOVL         $0x3f800000, R9
 	VPBROADCASTD R9, Y30
 	VPXORQ       Z29, Z29, Z29
@@ -53,22 +40,61 @@ TEXT ·windowKeysAVX512(SB), NOSPLIT, $0-56
 	MOVL         $8, R9
 	VPBROADCASTQ R9, Z13
 
+row:
+	CMPQ R11, R12
+	JGE  done
+
+	// u's words: in its block, at lane u mod 8 of each row.
+	MOVQ         R11, R9
+	SHRQ         $3, R9
+	IMULQ        $640, R9
+	MOVQ         R11, R10
+	ANDQ         $7, R10
+	LEAQ         (R9)(R10*8), R9
+	ADDQ         0(DI), R9
+	VPBROADCASTQ 0(R9), Z20
+	VPBROADCASTQ 64(R9), Z21
+	VPBROADCASTQ 128(R9), Z22
+	VPBROADCASTQ 192(R9), Z23
+	VPBROADCASTQ 256(R9), Z24
+	VPBROADCASTQ 320(R9), Z25
+	VPBROADCASTQ 384(R9), Z16
+	VPBROADCASTQ 448(R9), Z17
+	VPBROADCASTQ 512(R9), Z18
+	VPBROADCASTQ 576(R9), Z19
+	MOVQ         R11, R9
+	SHLQ         $16, R9
+	VPBROADCASTQ R9, Z31
+	XORQ         R13, R13
+
+run:
+	MOVQ    16(DI), R9
+	LEAQ    (R13)(R11*4), R10
+	MOVLQSX (R9)(R10*4), BX
+	MOVLQSX 4(R9)(R10*4), CX
+	CMPQ    BX, CX
+	JGE     runnext
+
+	VPBROADCASTQ BX, Z26
+	VPBROADCASTQ CX, Z27
+
 	// The first block: the one holding v0.
 	MOVQ         BX, R10
 	SHRQ         $3, R10
-	MOVQ         R10, R11
-	SHLQ         $3, R11
-	VPBROADCASTQ R11, Z14
+	MOVQ         R10, R9
+	SHLQ         $3, R9
+	VPBROADCASTQ R9, Z14
 	VPADDQ       lanes<>(SB), Z14, Z14
 	IMULQ        $640, R10
+	MOVQ         8(DI), SI
 	ADDQ         R10, SI
 
-loop:
-	// The lanes whose candidate lies in [v0, v1); none left: done.
+block:
+	// The lanes whose candidate lies in [v0, v1); none left: the run is done.
 	VPCMPUQ  $5, Z26, Z14, K1
 	VPCMPUQ  $1, Z27, Z14, K1, K1
 	KORTESTW K1, K1
-	JZ       done
+	JZ       runnext
 
 	// Common valid cells: at least minCommonCells.
 	VMOVDQU64 384(SI), Z0
@@ -76,7 +102,7 @@ loop:
 	VPOPCNTQ  Z1, Z1
 	VPCMPUQ   $5, Z15, Z1, K1, K1
 
-	// pa: a's bits within b's valid cells.
+	// pa: u's bits within the candidate's valid cells.
 	VPANDQ   Z17, Z0, Z2
 	VPOPCNTQ Z2, Z2
 	VPANDQ   Z18, Z0, Z3
@@ -88,7 +114,7 @@ loop:
 	VPADDQ   Z3, Z2, Z2
 	VPADDQ   Z4, Z2, Z2
 
-	// pb: b's bits within a's valid cells.
+	// pb: the candidate's bits within u's valid cells.
 	VPANDQ   448(SI), Z16, Z3
 	VPOPCNTQ Z3, Z3
 	VPANDQ   512(SI), Z16, Z4
@@ -140,23 +166,33 @@ loop:
 	VSUBPS    Y5, Y30, Y5
 	VCMPPS    $0x1e, Y29, Y5, K1, K1
 
-	// key = (0xffffffff - bits(sim))<<32 | hi | v.
+	// key = (0xffffffff - bits(sim))<<32 | u<<16 | v.
 	VPMOVZXDQ   Y5, Z6
 	VPSUBQ      Z6, Z28, Z6
 	VPSLLQ      $32, Z6, Z6
 	VPORQ       Z31, Z6, Z6
 	VPORQ       Z14, Z6, Z6
-	VPCOMPRESSQ Z6, K1, (DI)
+	VPCOMPRESSQ Z6, K1, (DX)(R8*8)
 	KMOVW       K1, R9
 	POPCNTL     R9, R9
 	ADDQ        R9, R8
-	LEAQ        (DI)(R9*8), DI
 
 	VPADDQ Z13, Z14, Z14
 	ADDQ   $640, SI
-	JMP    loop
+	JMP    block
+
+runnext:
+	ADDQ $2, R13
+	CMPQ R13, $4
+	JLT  run
+
+	// The row's keys end here.
+	MOVQ 40(DI), R9
+	MOVL R8, (R9)(R11*4)
+	INCQ R11
+	JMP  row
 
 done:
-	MOVQ R8, ret+48(FP)
+	MOVQ R8, ret+8(FP)
 	VZEROUPPER
 	RET

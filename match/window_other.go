@@ -3,9 +3,9 @@
 package match
 
 // haveWindowKernel is false: there is no vector kernel for this
-// architecture, and windowRuns uses its scalar loop.
+// architecture, and score uses windowRuns' scalar loop.
 const haveWindowKernel = false
 
-func windowKeysAVX512(aw *[11]uint64, blk *uint64, v0, v1 int, hi uint64, out *uint64) int {
+func windowAllAVX512(p *windowArgs) int {
 	panic("match: no vector window kernel on this architecture")
 }

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"unsafe"
 )
 
 // TestWindowMatchesReference checks the written-out similarity and the
@@ -21,19 +22,10 @@ func TestWindowMatchesReference(t *testing.T) {
 		views = append(views, prep(t, crop(tp, 0.6, 0.2, 0.3), 0))
 		views = append(views, prep(t, distort(tp, rng, 4, 0.3, 0.3, 30, 20), 0))
 	}
-	// Each view of b as it is prepared (with the vector kernel's blocks
-	// where the CPU has the kernel) and without them (the scalar loop).
-	var bs []*Prepared
-	for _, v := range views {
-		scalar := *v
-		scalar.blk = nil
-		bs = append(bs, v, &scalar)
-	}
-	t.Logf("vector window kernel on this CPU: %v", haveWindowKernel)
 	var s scratch
 	checked := 0
 	for _, a := range views {
-		for _, b := range bs {
+		for _, b := range views {
 			var sw sweep
 			for u := range a.cyls {
 				lo, hi := a.ang[u]-maxDTheta, a.ang[u]+maxDTheta
@@ -79,13 +71,26 @@ func TestWindowMatchesReference(t *testing.T) {
 	}
 }
 
-// TestWindowKernelMatchesScalar checks windowKeysAVX512 against the scalar
-// loop of windowRuns on random cylinders, including the cases real prints
-// rarely give: empty cylinders, too few common cells, runs that start and
-// end inside a block of eight, and a single candidate.
+// TestWindowKernelLayout checks the offsets windowAllAVX512 reads its
+// arguments at.
+func TestWindowKernelLayout(t *testing.T) {
+	var p windowArgs
+	got := []uintptr{unsafe.Offsetof(p.ablk), unsafe.Offsetof(p.bblk), unsafe.Offsetof(p.runs), unsafe.Offsetof(p.rows),
+		unsafe.Offsetof(p.out), unsafe.Offsetof(p.rowEnd), unsafe.Offsetof(p.minCommon)}
+	if want := []uintptr{0, 8, 16, 24, 32, 40, 48}; !slices.Equal(got, want) {
+		t.Fatalf("offsets %v, the kernel reads %v", got, want)
+	}
+}
+
+// TestWindowKernelMatchesScalar checks windowAll (windowAllAVX512) against
+// score's scalar loop over the rows (windowRuns): the same keys before and
+// after ranking, the same rows. On real views and their transformed copies,
+// and on random cylinders, with the cases real prints rarely give: empty
+// cylinders, exactly minCommonCells common cells or one fewer, views of one
+// cylinder.
 func TestWindowKernelMatchesScalar(t *testing.T) {
 	if !haveWindowKernel {
-		t.Skip("this CPU has no AVX-512 population count: windowRuns uses its scalar loop, which TestWindowMatchesReference checks")
+		t.Skip("this CPU has no AVX-512 population count: score uses windowRuns' scalar loop, which TestWindowMatchesReference checks")
 	}
 	rng := rand.New(rand.NewPCG(21, 22))
 	randomCylinder := func() cylinder {
@@ -122,39 +127,60 @@ func TestWindowKernelMatchesScalar(t *testing.T) {
 		c.cnt = [3]uint64{s1 ^ s2, c1 ^ c2 ^ c3, c1&c2 | c3&(c1^c2)}
 		return c
 	}
-	var s scratch
-	cases, keys := 0, 0
+	randomView := func() *Prepared {
+		p := &Prepared{cyls: make([]cylinder, 1+rng.IntN(40))}
+		for v := range p.cyls {
+			p.cyls[v] = randomCylinder()
+			p.ang = append(p.ang, rng.Float64()*2*math.Pi)
+		}
+		slices.Sort(p.ang)
+		p.blk = cylinderBlocks(p.cyls)
+		return p
+	}
+	var views []*Prepared
+	for _, tp := range realTemplates(t) {
+		views = append(views, prep(t, tp, 0), prep(t, crop(tp, 0.6, 0.2, 0.3), 0), prep(t, distort(tp, rng, 4, 0.3, 0.3, 30, 20), 0))
+	}
+	var pairs [][2]*Prepared
+	for _, a := range views {
+		for _, b := range views {
+			pairs = append(pairs, [2]*Prepared{a, b})
+		}
+	}
 	for range 300 {
-		n := 1 + rng.IntN(40)
-		b := &Prepared{cyls: make([]cylinder, n)}
-		for v := range b.cyls {
-			b.cyls[v] = randomCylinder()
-		}
-		b.blk = cylinderBlocks(b.cyls)
-		scalar := &Prepared{cyls: b.cyls}
-		for range 10 {
-			ca := randomCylinder()
-			v0 := rng.IntN(n)
-			v1 := v0 + rng.IntN(n-v0+1)
-			v2 := rng.IntN(v0 + 1)
-			r := runs{v2, v2 + rng.IntN(v0-v2+1), v0, v1}
-			// Every candidate's key (s.cand), not only the ranked ones.
-			s.keys = s.keys[:0]
-			s.windowRuns(b, 7, &ca, r)
-			got, gotCand := slices.Clone(s.keys), slices.Clone(s.cand)
-			s.keys = s.keys[:0]
-			s.windowRuns(scalar, 7, &ca, r)
-			if !slices.Equal(got, s.keys) || !slices.Equal(gotCand, s.cand) {
-				t.Fatalf("n=%d runs %v: kernel keys %x (of %x), scalar %x (of %x)", n, r, got, gotCand, s.keys, s.cand)
-			}
-			cases++
-			keys += len(s.cand)
-		}
+		pairs = append(pairs, [2]*Prepared{randomView(), randomView()})
 	}
-	if keys < 1000 {
-		t.Fatalf("only %d keys in %d rows: the random cylinders are too rarely similar to test the kernel", keys, cases)
+	var s scratch
+	rows, keys := 0, 0
+	for _, ab := range pairs {
+		a, b := ab[0], ab[1]
+		if len(a.cyls) == 0 || len(b.cyls) == 0 {
+			continue
+		}
+		// The scalar rows, each row's candidates kept.
+		s.keys = s.keys[:0]
+		var wantCand []uint64
+		var wantStart []int32
+		var sw sweep
+		for u := range a.cyls {
+			wantStart = append(wantStart, int32(len(s.keys)))
+			s.windowRuns(b, u, &a.cyls[u], sw.runs(b.ang, a.ang[u]-maxDTheta, a.ang[u]+maxDTheta))
+			wantCand = append(wantCand, s.cand...)
+		}
+		want := slices.Clone(s.keys)
+		s.keys = s.keys[:0]
+		s.rowStart = resizeInt(s.rowStart, len(a.cyls)+1)
+		s.windowAll(a, b)
+		if !slices.Equal(want, s.keys) || !slices.Equal(wantStart, s.rowStart[:len(a.cyls)]) || !slices.Equal(wantCand, s.cand[:s.candEnd[len(a.cyls)-1]]) {
+			t.Fatalf("%d×%d cylinders: kernel keys %x rows %v; scalar %x rows %v", len(a.cyls), len(b.cyls), s.keys, s.rowStart, want, wantStart)
+		}
+		rows += len(a.cyls)
+		keys += len(wantCand)
 	}
-	t.Logf("%d rows compared, %d keys", cases, keys)
+	if keys < 10000 {
+		t.Fatalf("only %d keys in %d rows: too few similar cylinders to test the kernel", keys, rows)
+	}
+	t.Logf("%d rows compared, %d keys", rows, keys)
 }
 
 // TestMinCommonCells checks what window relies on to skip counting the
