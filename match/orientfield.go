@@ -49,6 +49,8 @@ type orientGrid struct {
 	cols, rows int      // of the padded box
 	cells      []cell   // per cell of the padded box: the field's box with a ring of empty cells around it
 	smp        []sample // every other cell with an orientation, each way: the cells moved onto the other view
+	// The samples' fields, one array each, for agreementAVX512.
+	smpX, smpY, smpC, smpS []float32
 }
 
 // cell is a doubled-angle unit vector (cos 2θ, sin 2θ) and w = 1, or all
@@ -95,6 +97,14 @@ func newOrientGrid(of *template.OrientationField, sx, sy float64) *orientGrid {
 	if len(g.smp) == 0 {
 		return nil
 	}
+	if haveAgreementKernel {
+		n := len(g.smp)
+		all := make([]float32, 4*n)
+		g.smpX, g.smpY, g.smpC, g.smpS = all[:n], all[n:2*n], all[2*n:3*n], all[3*n:]
+		for i, p := range g.smp {
+			g.smpX[i], g.smpY[i], g.smpC[i], g.smpS[i] = p.x, p.y, p.c, p.s
+		}
+	}
 	return g
 }
 
@@ -136,7 +146,17 @@ func (a *orientGrid) agreement(b *orientGrid, T xform) (n int, v float64) {
 	// cell adds nothing to either sum.
 	var sum, cnt float32
 	lastC, lastR := b.cols-1, b.rows-1
-	for _, p := range a.smp {
+	if a.smpX != nil {
+		// The same sums, eight samples at a time.
+		args := agreementArgs{
+			x: &a.smpX[0], y: &a.smpY[0], c: &a.smpC[0], s: &a.smpS[0], n: len(a.smpX),
+			cells: &b.cells[0], cols: b.cols, lastC: lastC, lastR: lastR,
+			cos: c, sin: s, tx: tx, ty: ty, x0: b.x0, y0: b.y0, invX: b.invX, invY: b.invY, c2t: c2t, s2t: s2t,
+		}
+		agreementAVX512(&args)
+		sum, cnt = args.sum, args.cnt
+	}
+	for _, p := range a.smp[:len(a.smp)*b2i(a.smpX == nil)] {
 		x := c*p.x - s*p.y + tx - b.x0
 		y := -(s*p.x + c*p.y + ty) - b.y0
 		col := min(max(int(x*b.invX), 0), lastC)
@@ -151,6 +171,18 @@ func (a *orientGrid) agreement(b *orientGrid, T xform) (n int, v float64) {
 		return n, 0
 	}
 	return n, float64(sum) / float64(n)
+}
+
+// agreementArgs is what agreementAVX512 reads and writes (offsets:
+// TestAgreementKernelLayout): a's samples, b's padded box, the alignment.
+type agreementArgs struct {
+	x, y, c, s               *float32
+	n                        int
+	cells                    *cell
+	cols, lastC, lastR       int
+	cos, sin, tx, ty, x0, y0 float32
+	invX, invY, c2t, s2t     float32
+	sum, cnt                 float32 // out
 }
 
 // fieldFusion returns the score of a comparison after relax, from its
