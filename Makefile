@@ -3,7 +3,7 @@ GO ?= go
 ARGS ?=
 export CGO_ENABLED = 1
 
-.PHONY: demo test setup build fuzz bench clean
+.PHONY: demo test setup build fuzz bench pgo clean
 
 setup:
 	@./scripts/setup.sh
@@ -26,6 +26,10 @@ test: setup
 FUZZTIME ?= 30s
 fuzz: setup
 	./scripts/fuzz.sh $(FUZZTIME)
+
+## pgo: regenerate the profiles for profile-guided optimisation (cmd/*/default.pgo) after changing the matcher or extractor
+pgo: setup
+	./scripts/pgo.sh
 
 bench: build
 	$(GO) test -run XXX -bench . -benchmem ./...

@@ -246,3 +246,34 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkVerification is one verification as gatebench match counts its
+// comparisons per second: a probe from the easy set prepared, then compared
+// with 10 candidates prepared beforehand (the next impressions in the
+// set's order). ns/op divided by 10 is the time of one comparison with the
+// probe's preparation amortised. scripts/pgo.sh profiles it.
+func BenchmarkVerification(b *testing.B) {
+	set := easyImpressions(b)
+	var tmpls []*template.Template
+	for f := 1; f <= 8; f++ {
+		for i := 1; i <= 4; i++ {
+			tmpls = append(tmpls, set[[2]int{f, i}])
+		}
+	}
+	views := make([]*Prepared, len(tmpls))
+	for i, tp := range tmpls {
+		views[i] = prep(b, tp, 0)
+	}
+	for i := 0; b.Loop(); i++ {
+		k := i % len(tmpls)
+		p, err := Prepare(tmpls[k], 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var cands [10]*Prepared
+		for j := range cands {
+			cands[j] = views[(k+1+j)%len(views)]
+		}
+		Matcher{}.VerifyPrepared([]*Prepared{p}, cands[:])
+	}
+}
