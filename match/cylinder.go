@@ -167,12 +167,16 @@ type cylinder struct {
 	cnt [3]uint64
 }
 
+// useCylinderKernels says whether buildCylinders uses the vector kernels
+// (where the CPU has them); tests turn it off to check the scalar loops.
+var useCylinderKernels = haveCylinderKernels
+
 // buildCylinders computes the cylinders of the minutiae pts whose cylinder
 // is valid; it returns them with the indices of their minutiae.
 func buildCylinders(pts []point, h geom.Hull) ([]cylinder, []int) {
 	cyls := make([]cylinder, 0, len(pts))
 	idx := make([]int, 0, len(pts))
-	var acc [cylNS * cylNS][cylND]float32 // contributions, by cell then section
+	var acc [cylND][cylNS * cylNS]float32 // contributions, by section then cell
 	var edges, edgesI, edgesJ []float64
 	// The neighbours of each minutia within neighbourReach, as bit sets of
 	// w words: each unordered pair is tested once (the squared distance is
@@ -232,6 +236,10 @@ func buildCylinders(pts []point, h geom.Hull) ([]cylinder, []int) {
 			// hb+fi·hi+fj·hj ≥ 0, evaluated as before.
 			in := discMask[0] // cellWords == 1
 			for k := range ne {
+				if useCylinderKernels {
+					in &= edgeCellsAVX512(hb[k], hi[k], hj[k])
+					continue
+				}
 				var col [cylNS]float64
 				for i := range col {
 					col[i] = hb[k] + cellIdx[i]*hi[k]
@@ -255,9 +263,10 @@ func buildCylinders(pts []point, h geom.Hull) ([]cylinder, []int) {
 		}
 		const reach = 3 * sigmaS
 		// Each neighbour's contributions are added as it is found. acc is
-		// cell-major (the sections of a cell together); touched records
-		// the cells that received a contribution, so that only they are
-		// thresholded and cleared.
+		// section-major (a section's 64 cells together, for
+		// sectionBitsAVX512); touched records the cells that received a
+		// contribution, so that the scalar loop thresholds and clears only
+		// them.
 		var touched uint64 // cellWords == 1
 		near := near[mi*w : mi*w+w]
 		count := 0 // neighbours within reach, including those that touch no cell
@@ -310,36 +319,33 @@ func buildCylinders(pts []point, h geom.Hull) ([]cylinder, []int) {
 					}
 					gs := gsTable[int(d2*gsScale)]
 					ci := j*cylNS + i
-					a := &acc[ci]
-					a[0] += gs * e0
-					a[1] += gs * e1
-					a[2] += gs * e2
-					a[3] += gs * e3
-					a[4] += gs * e4
-					a[5] += gs * e5
+					acc[0][ci] += gs * e0
+					acc[1][ci] += gs * e1
+					acc[2][ci] += gs * e2
+					acc[3][ci] += gs * e3
+					acc[4][ci] += gs * e4
+					acc[5][ci] += gs * e5
 					touched |= 1 << ci
 				}
 			}
 		}
-		if count < minM {
+		var v [cylND]uint64
+		if useCylinderKernels {
+			sectionBitsAVX512(&acc, muPsi, &v)
+		} else {
 			for t := touched; t != 0; t &= t - 1 {
-				acc[bits.TrailingZeros64(t)] = [cylND]float32{}
+				ci := bits.TrailingZeros64(t)
+				// Branchless: the outcomes are unpredictable.
+				for k := range cylND {
+					v[k] |= uint64(b2i(acc[k][ci] >= muPsi)) << ci
+					acc[k][ci] = 0
+				}
 			}
+		}
+		if count < minM {
 			continue
 		}
-		var v0, v1, v2, v3, v4, v5 uint64
-		for t := touched; t != 0; t &= t - 1 {
-			ci := bits.TrailingZeros64(t)
-			a := &acc[ci]
-			// Branchless: the outcomes are unpredictable.
-			v0 |= uint64(b2i(a[0] >= muPsi)) << ci
-			v1 |= uint64(b2i(a[1] >= muPsi)) << ci
-			v2 |= uint64(b2i(a[2] >= muPsi)) << ci
-			v3 |= uint64(b2i(a[3] >= muPsi)) << ci
-			v4 |= uint64(b2i(a[4] >= muPsi)) << ci
-			v5 |= uint64(b2i(a[5] >= muPsi)) << ci
-			*a = [cylND]float32{}
-		}
+		v0, v1, v2, v3, v4, v5 := v[0], v[1], v[2], v[3], v[4], v[5]
 		c.val = [cylND][cellWords]uint64{{v0}, {v1}, {v2}, {v3}, {v4}, {v5}}
 		// Bit-sliced sum of the six sections: two full adders, then the
 		// two partial sums added.

@@ -83,7 +83,7 @@ func referenceCylinders(pts []point, h geom.Hull) ([]cylinder, []int) {
 
 // TestCylindersMatchDefinition checks buildCylinders, with its shortcuts
 // (bounding boxes, hull edges that cut the disc, accumulation by cell),
-// against the definition on real views, their transformed copies and random
+// with and without its vector kernels, against the definition on real views, their transformed copies and random
 // minutiae, including views too small to have a hull.
 func TestCylindersMatchDefinition(t *testing.T) {
 	rng := rand.New(rand.NewPCG(41, 42))
@@ -101,6 +101,19 @@ func TestCylindersMatchDefinition(t *testing.T) {
 		}
 		views = append(views, &Prepared{pts: pts, hull: geom.NewHull(geom.ConvexHull(positions(pts)))})
 	}
+	for _, kernels := range []bool{false, true} {
+		if kernels && !haveCylinderKernels {
+			t.Log("this CPU has no AVX-512: the vector kernels are not tested")
+			continue
+		}
+		useCylinderKernels = kernels
+		checkCylinders(t, views)
+	}
+	useCylinderKernels = haveCylinderKernels
+}
+
+func checkCylinders(t *testing.T, views []*Prepared) {
+	t.Helper()
 	kept, bits := 0, 0
 	for vi, v := range views {
 		got, gotIdx := buildCylinders(v.pts, v.hull)
@@ -122,7 +135,7 @@ func TestCylindersMatchDefinition(t *testing.T) {
 	if kept < 200 || bits < 5*kept {
 		t.Fatalf("only %d cylinders with %d bits set: the views test too little", kept, bits)
 	}
-	t.Logf("%d views, %d cylinders, %d bits", len(views), kept, bits)
+	t.Logf("vector kernels %v: %d views, %d cylinders, %d bits", useCylinderKernels, len(views), kept, bits)
 }
 
 func popcount(x uint64) int {

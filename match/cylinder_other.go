@@ -1,0 +1,15 @@
+//go:build !amd64 || purego
+
+package match
+
+// haveCylinderKernels is false: there are no vector kernels for this
+// architecture, and buildCylinders uses its scalar loops.
+const haveCylinderKernels = false
+
+func sectionBitsAVX512(acc *[cylND][cylNS * cylNS]float32, mu float32, out *[cylND]uint64) {
+	panic("match: no vector cylinder kernels on this architecture")
+}
+
+func edgeCellsAVX512(hb, hi, hj float64) uint64 {
+	panic("match: no vector cylinder kernels on this architecture")
+}
