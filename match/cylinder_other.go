@@ -2,14 +2,10 @@
 
 package match
 
-// haveCylinderKernels is false: there are no vector kernels for this
-// architecture, and buildCylinders uses its scalar loops.
+// haveCylinderKernels is false: there is no vector kernel for this
+// architecture, and buildCylinders uses its scalar loop.
 const haveCylinderKernels = false
 
 func sectionBitsAVX512(acc *[cylND][cylNS * cylNS]float32, mu float32, out *[cylND]uint64) {
-	panic("match: no vector cylinder kernels on this architecture")
-}
-
-func edgeCellsAVX512(hb, hi, hj float64) uint64 {
-	panic("match: no vector cylinder kernels on this architecture")
+	panic("match: no vector cylinder kernel on this architecture")
 }
