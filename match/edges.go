@@ -8,7 +8,7 @@ import "math"
 type edgeArgs struct {
 	adist, bdist *float32 // the views' distance tables (na×na, nb×nb)
 	arel, brel   *float32 // their relative directions
-	aang, bang   *float64 // their cylinders' directions
+	aang, bang   *float64 // the directions of the selected pairs' cylinders, in selection order
 	tab          *float32 // zTables
 	selA, selB   *int32   // the n selected pairs' cylinders
 	kOut         *int32   // the edges' pairs k ...

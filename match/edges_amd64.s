@@ -22,7 +22,7 @@ GLOBL lanes32<>(SB), RODATA|NOPTR, $32
 // Constants: Y16 |x| mask, Y17 1/z1Step, Y18 0.5, Y19 z1Keep, Y20 π, Y21
 // 2π, Y22 -π, Y23 zAN/π, Y24 1e-4, Y25/Y26 the offsets of z2Table and
 // z3Table in zTables, Z27/Z28/Z29 π, 2π, -π in float64, Y15 lane numbers.
-// Per row: Z30/Z31 the directions of cylinders at and bt, Y1/Y14 at·na and
+// Per row: Z30/Z31 the directions of pair t's cylinders, Y1/Y14 at·na and
 // bt·nb (the offsets of their rows in the distance and direction tables).
 // GPRs: DI p, SI c, R8 edges written, R10 zTables, AX/BX the outputs, R11
 // t, R12 n, CX j (the row's first pair in this step), DX the row's length.
@@ -59,16 +59,16 @@ row:
 	DECQ DX
 	JLE  rowsdone
 
+	MOVQ         32(DI), R9
+	VPBROADCASTQ (R9)(R11*8), Z30
+	MOVQ         40(DI), R9
+	VPBROADCASTQ (R9)(R11*8), Z31
 	MOVQ         56(DI), R9
 	MOVLQSX      (R9)(R11*4), R13
-	MOVQ         32(DI), R9
-	VPBROADCASTQ (R9)(R13*8), Z30
 	IMULQ        96(DI), R13
 	VPBROADCASTD R13, Y1
 	MOVQ         64(DI), R9
 	MOVLQSX      (R9)(R11*4), R13
-	MOVQ         40(DI), R9
-	VPBROADCASTQ (R9)(R13*8), Z31
 	IMULQ        104(DI), R13
 	VPBROADCASTD R13, Y14
 	XORQ         CX, CX
@@ -111,15 +111,14 @@ loop:
 	VPXORD     Y6, Y6, Y6
 	VGATHERDPS (R10)(Y4*4), K2, Y6
 
-	// d2 = float32(wrap(ang_b[bt] - ang_b[bk] - ang_a[at] + ang_a[ak])).
-	MOVQ       40(DI), R9
-	KMOVW      K1, K2
-	VPXORQ     Z7, Z7, Z7
-	VGATHERDPD (R9)(Y3*8), K2, Z7
-	MOVQ       32(DI), R9
-	KMOVW      K1, K2
-	VPXORQ     Z8, Z8, Z8
-	VGATHERDPD (R9)(Y2*8), K2, Z8
+	// d2 = float32(wrap(ang_b[bt] - ang_b[bk] - ang_a[at] + ang_a[ak]));
+	// the directions of the pairs' cylinders are in selection order.
+	MOVQ        40(DI), R9
+	LEAQ        8(R9)(R11*8), R9
+	VMOVUPD.Z   (R9)(CX*8), K1, Z7
+	MOVQ        32(DI), R9
+	LEAQ        8(R9)(R11*8), R9
+	VMOVUPD.Z   (R9)(CX*8), K1, Z8
 	VSUBPD     Z7, Z31, Z7
 	VSUBPD     Z30, Z7, Z7
 	VADDPD     Z8, Z7, Z7

@@ -235,6 +235,8 @@ type scratch struct {
 	rowEnd   []int32   // and where the edges of row t end
 	selA     []int32   // the selected pairs' cylinders in the first view
 	selB     []int32   // ... and in the second
+	angA     []float64 // their directions in the first view
+	angB     []float64 // ... and in the second
 	eff      []effPair
 	rc       []uint64 // pairUp's candidate pairs (keys: squared distance, i, j)
 	cand     []uint64 // windowRuns' keys of one row (windowAll's: of every row), before ranking
@@ -411,14 +413,16 @@ func (s *scratch) compatibilitiesKernel(a, b *Prepared) {
 		return
 	}
 	s.selA, s.selB = resizeInt(s.selA, n), resizeInt(s.selB, n)
+	s.angA, s.angB = resize64(s.angA, n), resize64(s.angB, n)
 	for t, sp := range s.sel {
 		s.selA[t], s.selB[t] = sp.a, sp.b
+		s.angA[t], s.angB[t] = a.ang[sp.a], b.ang[sp.b]
 	}
 	room := max(n*(n-1)/2, 1)
 	s.edgeK, s.edgeR = slices.Grow(s.edgeK, room)[:room], slices.Grow(s.edgeR, room)[:room]
 	m := edgesAVX512(&edgeArgs{
 		adist: &a.dist[0], bdist: &b.dist[0], arel: &a.rel[0], brel: &b.rel[0],
-		aang: &a.ang[0], bang: &b.ang[0], tab: &zTables[0],
+		aang: &s.angA[0], bang: &s.angB[0], tab: &zTables[0],
 		selA: &s.selA[0], selB: &s.selB[0], kOut: &s.edgeK[0], rOut: &s.edgeR[0],
 		n: n, na: na, nb: nb, rowEnd: &s.rowEnd[0],
 	}, &edgeConsts)
@@ -877,6 +881,13 @@ func resetBools(b []bool, n int) []bool {
 	b = b[:n]
 	clear(b)
 	return b
+}
+
+func resize64(f []float64, n int) []float64 {
+	if cap(f) < n {
+		return make([]float64, n)
+	}
+	return f[:n]
 }
 
 func resize(f []float32, n int) []float32 {
