@@ -729,12 +729,11 @@ func (s *scratch) windowRuns(b *Prepared, u int, ca *cylinder, r runs) {
 	s.rank(cand)
 }
 
-// windowAll is the loop of score over the cylinders u of a, with
-// windowRuns' similarities computed by windowAllAVX512: the same keys, the
-// same rows.
+// windowAll is the loop of score over the cylinders u of a, computed by
+// windowAllAVX512 (similarities and ranking): the same keys, the same rows.
 func (s *scratch) windowAll(a, b *Prepared) {
 	// Every row's runs first (sweep's pointers only move forward), then
-	// every row's candidates in one call, then each row ranked.
+	// every row's candidates and ranking in one call.
 	s.runs = resizeInt(s.runs, 4*len(a.cyls))
 	var sw sweep
 	room := 0
@@ -747,16 +746,13 @@ func (s *scratch) windowAll(a, b *Prepared) {
 	}
 	s.cand = slices.Grow(s.cand[:0], max(room, 1))[:max(room, 1)]
 	s.candEnd = resizeInt(s.candEnd, len(a.cyls))
-	windowAllAVX512(&windowArgs{
+	s.keys = slices.Grow(s.keys[:0], rowTopK*len(a.cyls))[:rowTopK*len(a.cyls)]
+	n := windowAllAVX512(&windowArgs{
 		ablk: &a.blk[0], bblk: &b.blk[0], runs: &s.runs[0], rows: len(a.cyls),
 		out: &s.cand[0], rowEnd: &s.candEnd[0], minCommon: uint64(minCommonCells),
+		keys: &s.keys[0], keyStart: &s.rowStart[0],
 	})
-	start := int32(0)
-	for u, end := range s.candEnd {
-		s.rowStart[u] = int32(len(s.keys))
-		s.rank(s.cand[start:end])
-		start = end
-	}
+	s.keys = s.keys[:n]
 }
 
 // windowArgs is what windowAllAVX512 reads (offsets: TestWindowKernelLayout).
@@ -764,9 +760,11 @@ type windowArgs struct {
 	ablk, bblk *uint64 // the views' cylinders in blocks (cylinderBlocks)
 	runs       *int32  // each row's runs, 4 bounds a row
 	rows       int
-	out        *uint64 // the keys, row after row (room for every candidate)
-	rowEnd     *int32  // where each row's keys end
+	out        *uint64 // the candidates' keys, row after row (room for every candidate)
+	rowEnd     *int32  // where each row's candidates end
 	minCommon  uint64  // minCommonCells
+	keys       *uint64 // the ranked keys (room for rowTopK a row)
+	keyStart   *int32  // where each row's ranked keys start
 }
 
 // rank appends to s.keys the rowTopK smallest of one row's keys, in order.

@@ -11,10 +11,12 @@ import "golang.org/x/sys/cpu"
 var haveWindowKernel = cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VPOPCNTDQ
 
 // windowAllAVX512 computes, for every cylinder u of the first view (p.rows
-// of them), the keys windowRuns computes before ranking: those of the
-// candidates in u's runs (p.runs[4u:4u+4]) with a positive similarity, in
-// the same order, one row after the other in p.out; where row u ends goes
-// to p.rowEnd[u]. It returns the number of keys.
+// of them), the keys windowRuns computes: first those of the candidates in
+// u's runs (p.runs[4u:4u+4]) with a positive similarity, in the same order,
+// one row after the other in p.out, where row u ends going to
+// p.rowEnd[u]; then the row's ranked keys (rank), appended to p.keys, where
+// row u starts going to p.keyStart[u]. It returns the number of ranked
+// keys.
 //
 //go:noescape
 func windowAllAVX512(p *windowArgs) int

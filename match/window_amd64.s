@@ -22,14 +22,19 @@ GLOBL lanes<>(SB), RODATA|NOPTR, $64
 // Registers: Z16 u's valid cells, Z17-Z19 its counts, Z20-Z25 its values,
 // Z31 u<<16, Z26/Z27 the run's bounds v0/v1, Y30 1.0, Z29 zero, Z28
 // 0xffffffff, Z15 minCommonCells, Z14 the block's candidate numbers, Z13
-// eight. GPRs: DI p, DX the keys, R8 keys written, R11 u, R12 rows, R13 the
-// run (0 or 2), SI the block, BX/CX v0/v1.
-TEXT ·windowAllAVX512(SB), NOSPLIT, $0-16
+// eight. GPRs: DI p, DX the candidates' keys, R8 candidates' keys written,
+// R11 u, R12 rows, R13 the run (0 or 2), SI the block, BX/CX v0/v1; then,
+// ranking, BX/R9 the row's first and current candidate, CX ranked keys
+// written, R10 steps left, AX the last key taken. Locals: 0(SP) the row's
+// first candidate, 8(SP) ranked keys written.
+TEXT ·windowAllAVX512(SB), NOSPLIT, $16-16
 	MOVQ p+0(FP), DI
 	MOVQ 32(DI), DX
 	XORQ R8, R8
 	XORQ R11, R11
 	MOVQ 24(DI), R12
+	MOVQ $0, 0(SP)   // where the row's candidates start
+	MOVQ $0, 8(SP)   // ranked keys written
 
 	VPBROADCASTQ 48(DI), Z15
 	MOVL         $0x3f800000, R9
@@ -186,13 +191,64 @@ runnext:
 	CMPQ R13, $4
 	JLT  run
 
-	// The row's keys end here.
+	// The row's candidates end here.
 	MOVQ 40(DI), R9
 	MOVL R8, (R9)(R11*4)
+
+	// Ranking: the row's rowTopK smallest keys, ascending, appended to
+	// the ranked keys. Keys are distinct and never 0, so each step takes
+	// the smallest key above the previous one (0 at first); a step that
+	// finds none (all ones) ends the row early.
+	MOVQ 0(SP), BX
+	MOVQ 8(SP), CX
+	MOVQ 64(DI), R9
+	MOVL CX, (R9)(R11*4)
+	MOVQ $6, R10
+	XORQ AX, AX
+
+rankstep:
+	VPBROADCASTQ AX, Z1
+	VPTERNLOGQ   $0xff, Z2, Z2, Z2
+	MOVQ         BX, R9
+
+rankblock:
+	CMPQ         R9, R8
+	JGE          rankreduce
+	MOVQ         R8, R13
+	SUBQ         R9, R13
+	VPBROADCASTQ R13, Z3
+	VMOVDQU64    lanes<>(SB), Z4
+	VPCMPUQ      $1, Z3, Z4, K1
+	VMOVDQU64.Z  (DX)(R9*8), K1, Z3
+	VPCMPUQ      $6, Z1, Z3, K1, K1
+	VPMINUQ      Z3, Z2, K1, Z2
+	ADDQ         $8, R9
+	JMP          rankblock
+
+rankreduce:
+	VEXTRACTI64X4 $1, Z2, Y3
+	VPMINUQ       Y3, Y2, Y2
+	VEXTRACTI128  $1, Y2, X3
+	VPMINUQ       X3, X2, X2
+	VPSHUFD       $0x4e, X2, X3
+	VPMINUQ       X3, X2, X2
+	VMOVQ         X2, AX
+	CMPQ          AX, $-1
+	JEQ           rankdone
+	MOVQ          56(DI), R9
+	MOVQ          AX, (R9)(CX*8)
+	INCQ          CX
+	DECQ          R10
+	JNZ           rankstep
+
+rankdone:
+	MOVQ CX, 8(SP)
+	MOVQ R8, 0(SP)
 	INCQ R11
 	JMP  row
 
 done:
-	MOVQ R8, ret+8(FP)
+	MOVQ 8(SP), AX
+	MOVQ AX, ret+8(FP)
 	VZEROUPPER
 	RET

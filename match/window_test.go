@@ -76,8 +76,8 @@ func TestWindowMatchesReference(t *testing.T) {
 func TestWindowKernelLayout(t *testing.T) {
 	var p windowArgs
 	got := []uintptr{unsafe.Offsetof(p.ablk), unsafe.Offsetof(p.bblk), unsafe.Offsetof(p.runs), unsafe.Offsetof(p.rows),
-		unsafe.Offsetof(p.out), unsafe.Offsetof(p.rowEnd), unsafe.Offsetof(p.minCommon)}
-	if want := []uintptr{0, 8, 16, 24, 32, 40, 48}; !slices.Equal(got, want) {
+		unsafe.Offsetof(p.out), unsafe.Offsetof(p.rowEnd), unsafe.Offsetof(p.minCommon), unsafe.Offsetof(p.keys), unsafe.Offsetof(p.keyStart)}
+	if want := []uintptr{0, 8, 16, 24, 32, 40, 48, 56, 64}; !slices.Equal(got, want) {
 		t.Fatalf("offsets %v, the kernel reads %v", got, want)
 	}
 }
