@@ -167,6 +167,39 @@ type cylinder struct {
 	cnt [3]uint64
 }
 
+// nbrContrib is what accumulateAVX512 needs of a neighbour (offsets:
+// TestCylinderKernelLayout): its position in the minutia's frame, the box
+// of cells within 3σS (first column and row, rows, and a mask of its
+// columns' lanes) and the directional terms of the six sections.
+type nbrContrib struct {
+	px, py float64
+	i0, j0 int32
+	rows   int32
+	lanes  uint32
+	e      [8]float32
+}
+
+// accumConsts are the scalar loop's constants for accumulateAVX512, and
+// its tables: the column offsets padded to 12 (a box's four lanes may
+// read past column 7; those lanes are never kept).
+type accumConsts struct {
+	reach2, gsScale float64
+	gs              *float32
+	offs            *float64
+}
+
+var (
+	cellOffsetsPadded [cylNS + 4]float64
+	accConsts         accumConsts
+)
+
+func init() {
+	for i := range cellOffsetsPadded {
+		cellOffsetsPadded[i] = cellOffset(i)
+	}
+	accConsts = accumConsts{reach2: 3 * sigmaS * 3 * sigmaS, gsScale: gsScale, gs: &gsTable[0], offs: &cellOffsetsPadded[0]}
+}
+
 // useCylinderKernels says whether buildCylinders uses the vector kernels
 // (where the CPU has them); tests turn it off to check the scalar loops.
 var useCylinderKernels = haveCylinderKernels
@@ -177,6 +210,7 @@ func buildCylinders(pts []point, h geom.Hull) ([]cylinder, []int) {
 	cyls := make([]cylinder, 0, len(pts))
 	idx := make([]int, 0, len(pts))
 	var acc [cylND][cylNS * cylNS]float32 // contributions, by section then cell
+	var nbs []nbrContrib                  // a minutia's neighbours, for accumulateAVX512
 	var edges, edgesI, edgesJ []float64
 	// The neighbours of each minutia within neighbourReach, as bit sets of
 	// w words: each unordered pair is tested once (the squared distance is
@@ -269,6 +303,7 @@ func buildCylinders(pts []point, h geom.Hull) ([]cylinder, []int) {
 		for _, x := range near {
 			count += bits.OnesCount64(x)
 		}
+		nbs = nbs[:0]
 		for ti := range setBits(near) {
 			t := pts[ti]
 			dx, dy := t.x-m.x, t.y-m.y
@@ -294,6 +329,12 @@ func buildCylinders(pts []point, h geom.Hull) ([]cylinder, []int) {
 				x := math.Abs(dth - (-math.Pi + (float64(k)+0.5)*cylDeltaD)) // dth and the centre both in [-π, π)
 				x = min(x, 2*math.Pi-x)
 				e[k] = gdTable[min(int(x*(gdTableN/math.Pi)+0.5), gdTableN)]
+			}
+			if useCylinderKernels {
+				// Added by accumulateAVX512 with the other neighbours'.
+				nbs = append(nbs, nbrContrib{px: px, py: py, i0: int32(i0), j0: int32(j0), rows: int32(j1 - j0 + 1),
+					lanes: 1<<(i1-i0+1) - 1, e: [8]float32{e[0], e[1], e[2], e[3], e[4], e[5]}})
+				continue
 			}
 			e0, e1, e2, e3, e4, e5 := e[0], e[1], e[2], e[3], e[4], e[5]
 			var dx2 [cylNS]float64
@@ -324,6 +365,9 @@ func buildCylinders(pts []point, h geom.Hull) ([]cylinder, []int) {
 					touched |= 1 << ci
 				}
 			}
+		}
+		if len(nbs) > 0 {
+			accumulateAVX512(&acc, &nbs[0], len(nbs), c.mask[0], &accConsts)
 		}
 		var v [cylND]uint64
 		if useCylinderKernels {

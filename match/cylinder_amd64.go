@@ -4,13 +4,20 @@ package match
 
 import "golang.org/x/sys/cpu"
 
-// haveCylinderKernels says whether this CPU runs sectionBitsAVX512
-// (AVX-512 F). Elsewhere buildCylinders uses its scalar loop, which gives
-// the same bits.
-var haveCylinderKernels = cpu.X86.HasAVX512F
+// haveCylinderKernels says whether this CPU runs sectionBitsAVX512 and
+// accumulateAVX512 (AVX-512 F and VL). Elsewhere buildCylinders uses its
+// scalar loops, which give the same bits.
+var haveCylinderKernels = cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL
 
 // sectionBitsAVX512 sets out[k], for each section k, to the bits of the
 // cells ci with acc[k][ci] ≥ mu, and sets acc to zero.
 //
 //go:noescape
 func sectionBitsAVX512(acc *[cylND][cylNS * cylNS]float32, mu float32, out *[cylND]uint64)
+
+// accumulateAVX512 adds the contributions of the n neighbours nb[0…n-1]
+// to acc, as buildCylinders' scalar loop adds them, in the cells whose bit
+// is set in mask.
+//
+//go:noescape
+func accumulateAVX512(acc *[cylND][cylNS * cylNS]float32, nb *nbrContrib, n int, mask uint64, c *accumConsts)

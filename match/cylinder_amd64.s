@@ -163,3 +163,113 @@ TEXT ·sectionBitsAVX512(SB), NOSPLIT, $0-24
 	MOVQ      AX, 40(DI)
 	VZEROUPPER
 	RET
+
+// func accumulateAVX512(acc *[6][64]float32, nb *nbrContrib, n int, mask uint64, c *accumConsts)
+//
+// The scalar loop's contributions of n neighbours to the cells of their
+// boxes, in the neighbours' order: per box row, four cells in four lanes
+// (float64 for the squared distance, as the scalar loop), kept if valid
+// (mask), inside the box and within 3σS; then for each section the four
+// sums (float32) loaded, added gs·e, stored, with the kept lanes' mask.
+// Registers: Y14 reach², Y15 gsScale, X8-X13 the neighbour's e[0..5], Y1
+// its squared x-distances to the box's columns. GPRs: DI acc, SI the
+// neighbour, DX neighbours left, R8 mask, R10 gsTable, BX c, R9 the box's
+// first column, R11 its row j, R12 rows left, R13 the box's lane mask, AX
+// the row's first cell, CX scratch.
+TEXT ·accumulateAVX512(SB), NOSPLIT, $0-40
+	MOVQ         acc+0(FP), DI
+	MOVQ         nb+8(FP), SI
+	MOVQ         n+16(FP), DX
+	MOVQ         mask+24(FP), R8
+	MOVQ         c+32(FP), BX
+	VBROADCASTSD 0(BX), Y14
+	VBROADCASTSD 8(BX), Y15
+	MOVQ         16(BX), R10
+	TESTQ        DX, DX
+	JLE          accdone
+
+accnbr:
+	MOVQ         24(BX), R9
+	VBROADCASTSD 0(SI), Y0
+	MOVLQSX      16(SI), AX
+	VMOVUPD      (R9)(AX*8), Y1
+	VSUBPD       Y0, Y1, Y1
+	VMULPD       Y1, Y1, Y1
+	MOVQ         AX, R9
+	VBROADCASTSS 32(SI), X8
+	VBROADCASTSS 36(SI), X9
+	VBROADCASTSS 40(SI), X10
+	VBROADCASTSS 44(SI), X11
+	VBROADCASTSS 48(SI), X12
+	VBROADCASTSS 52(SI), X13
+	MOVLQSX      20(SI), R11
+	MOVL         24(SI), R12
+	MOVL         28(SI), R13
+	VMOVSD       8(SI), X2
+
+accrow:
+	// d2 = dx² + dy², kept if ≤ reach², valid and inside the box.
+	MOVQ         24(BX), CX
+	VMOVSD       (CX)(R11*8), X3
+	VSUBSD       X2, X3, X3
+	VMULSD       X3, X3, X3
+	VBROADCASTSD X3, Y3
+	VADDPD       Y3, Y1, Y4
+	VCMPPD       $0x12, Y14, Y4, K1
+	MOVQ         R11, AX
+	SHLQ         $3, AX
+	ADDQ         R9, AX
+	MOVQ         AX, CX
+	MOVQ         R8, BX
+	SHRQ         CX, BX
+	ANDQ         R13, BX
+	KMOVW        BX, K2
+	KANDW        K2, K1, K1
+	MOVQ         c+32(FP), BX
+
+	// gs = gsTable[int(d2·gsScale)].
+	VMULPD     Y15, Y4, Y4
+	VCVTTPD2DQY Y4, X4
+	KMOVW      K1, K2
+	VXORPS     X5, X5, X5
+	VGATHERDPS (R10)(X4*4), K2, X5
+
+	// acc[k][cell] += gs·e[k], the kept cells.
+	LEAQ      (DI)(AX*4), CX
+	VMULPS    X8, X5, X6
+	VMOVUPS.Z 0(CX), K1, X7
+	VADDPS    X6, X7, X7
+	VMOVUPS   X7, K1, 0(CX)
+	VMULPS    X9, X5, X6
+	VMOVUPS.Z 256(CX), K1, X7
+	VADDPS    X6, X7, X7
+	VMOVUPS   X7, K1, 256(CX)
+	VMULPS    X10, X5, X6
+	VMOVUPS.Z 512(CX), K1, X7
+	VADDPS    X6, X7, X7
+	VMOVUPS   X7, K1, 512(CX)
+	VMULPS    X11, X5, X6
+	VMOVUPS.Z 768(CX), K1, X7
+	VADDPS    X6, X7, X7
+	VMOVUPS   X7, K1, 768(CX)
+	VMULPS    X12, X5, X6
+	VMOVUPS.Z 1024(CX), K1, X7
+	VADDPS    X6, X7, X7
+	VMOVUPS   X7, K1, 1024(CX)
+	VMULPS    X13, X5, X6
+	VMOVUPS.Z 1280(CX), K1, X7
+	VADDPS    X6, X7, X7
+	VMOVUPS   X7, K1, 1280(CX)
+
+	INCQ R11
+	DECL R12
+	JNZ  accrow
+
+	ADDQ $64, SI
+	DECQ DX
+	JNZ  accnbr
+
+accdone:
+	VZEROUPPER
+	RET
+

@@ -3,7 +3,9 @@ package match
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
+	"unsafe"
 
 	"ttpgate/match/internal/geom"
 )
@@ -144,4 +146,16 @@ func popcount(x uint64) int {
 		n++
 	}
 	return n
+}
+
+// TestCylinderKernelLayout checks the offsets accumulateAVX512 reads.
+func TestCylinderKernelLayout(t *testing.T) {
+	var nb nbrContrib
+	var c accumConsts
+	got := []uintptr{unsafe.Offsetof(nb.px), unsafe.Offsetof(nb.py), unsafe.Offsetof(nb.i0), unsafe.Offsetof(nb.j0), unsafe.Offsetof(nb.rows),
+		unsafe.Offsetof(nb.lanes), unsafe.Offsetof(nb.e), unsafe.Sizeof(nb),
+		unsafe.Offsetof(c.reach2), unsafe.Offsetof(c.gsScale), unsafe.Offsetof(c.gs), unsafe.Offsetof(c.offs)}
+	if want := []uintptr{0, 8, 16, 20, 24, 28, 32, 64, 0, 8, 16, 24}; !slices.Equal(got, want) {
+		t.Fatalf("offsets %v, the kernel reads %v", got, want)
+	}
 }
