@@ -270,6 +270,10 @@ func buildCylinders(pts []point, h geom.Hull) ([]cylinder, []int) {
 			// hb+fi·hi+fj·hj ≥ 0, evaluated as before.
 			in := discMask[0] // cellWords == 1
 			for k := range ne {
+				if useCylinderKernels {
+					in &= edgeCellsAVX512(hb[k], hi[k], hj[k])
+					continue
+				}
 				var col [cylNS]float64
 				for i := range col {
 					col[i] = hb[k] + cellIdx[i]*hi[k]

@@ -4,9 +4,9 @@ package match
 
 import "golang.org/x/sys/cpu"
 
-// haveCylinderKernels says whether this CPU runs sectionBitsAVX512 and
-// accumulateAVX512 (AVX-512 F and VL). Elsewhere buildCylinders uses its
-// scalar loops, which give the same bits.
+// haveCylinderKernels says whether this CPU runs sectionBitsAVX512,
+// accumulateAVX512 and edgeCellsAVX512 (AVX-512 F and VL). Elsewhere
+// buildCylinders uses its scalar loops, which give the same bits.
 var haveCylinderKernels = cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL
 
 // sectionBitsAVX512 sets out[k], for each section k, to the bits of the
@@ -21,3 +21,8 @@ func sectionBitsAVX512(acc *[cylND][cylNS * cylNS]float32, mu float32, out *[cyl
 //
 //go:noescape
 func accumulateAVX512(acc *[cylND][cylNS * cylNS]float32, nb *nbrContrib, n int, mask uint64, c *accumConsts)
+
+// edgeCellsAVX512 returns the bits of the cells (i, j), bit j·8+i, with
+// (hb + cellIdx[i]·hi) + cellIdx[j]·hj ≥ 0, computed as the scalar loop
+// computes it.
+func edgeCellsAVX512(hb, hi, hj float64) uint64

@@ -2,6 +2,17 @@
 
 #include "textflag.h"
 
+// cellIdx: i - 3.5 for i = 0..7 (float64).
+DATA cellIdxVec<>+0(SB)/8, $0xc00c000000000000
+DATA cellIdxVec<>+8(SB)/8, $0xc004000000000000
+DATA cellIdxVec<>+16(SB)/8, $0xbff8000000000000
+DATA cellIdxVec<>+24(SB)/8, $0xbfe0000000000000
+DATA cellIdxVec<>+32(SB)/8, $0x3fe0000000000000
+DATA cellIdxVec<>+40(SB)/8, $0x3ff8000000000000
+DATA cellIdxVec<>+48(SB)/8, $0x4004000000000000
+DATA cellIdxVec<>+56(SB)/8, $0x400c000000000000
+GLOBL cellIdxVec<>(SB), RODATA|NOPTR, $64
+
 // func sectionBitsAVX512(acc *[6][64]float32, mu float32, out *[6]uint64)
 //
 // Each section's 64 cells are four vectors of 16: compared with mu (the
@@ -273,3 +284,82 @@ accdone:
 	VZEROUPPER
 	RET
 
+// func edgeCellsAVX512(hb, hi, hj float64) uint64
+//
+// Row j of the cells, eight lanes i: col = hb + cellIdx[i]·hi, then
+// col + cellIdx[j]·hj ≥ 0, in float64 as the scalar loop.
+TEXT ·edgeCellsAVX512(SB), NOSPLIT, $0-32
+	VBROADCASTSD hb+0(FP), Z0
+	VBROADCASTSD hi+8(FP), Z1
+	VMOVUPD      cellIdxVec<>(SB), Z2
+	VMULPD       Z1, Z2, Z3
+	VADDPD       Z3, Z0, Z3
+	VPXORQ       Z4, Z4, Z4
+	VMOVSD       hj+16(FP), X5
+	XORQ         AX, AX
+
+	VMULSD       cellIdxVec<>+0(SB), X5, X6
+	VBROADCASTSD X6, Z6
+	VADDPD       Z6, Z3, Z7
+	VCMPPD       $0x1d, Z4, Z7, K1
+	KMOVW        K1, BX
+	ORQ          BX, AX
+
+	VMULSD       cellIdxVec<>+8(SB), X5, X6
+	VBROADCASTSD X6, Z6
+	VADDPD       Z6, Z3, Z7
+	VCMPPD       $0x1d, Z4, Z7, K1
+	KMOVW        K1, BX
+	SHLQ         $8, BX
+	ORQ          BX, AX
+
+	VMULSD       cellIdxVec<>+16(SB), X5, X6
+	VBROADCASTSD X6, Z6
+	VADDPD       Z6, Z3, Z7
+	VCMPPD       $0x1d, Z4, Z7, K1
+	KMOVW        K1, BX
+	SHLQ         $16, BX
+	ORQ          BX, AX
+
+	VMULSD       cellIdxVec<>+24(SB), X5, X6
+	VBROADCASTSD X6, Z6
+	VADDPD       Z6, Z3, Z7
+	VCMPPD       $0x1d, Z4, Z7, K1
+	KMOVW        K1, BX
+	SHLQ         $24, BX
+	ORQ          BX, AX
+
+	VMULSD       cellIdxVec<>+32(SB), X5, X6
+	VBROADCASTSD X6, Z6
+	VADDPD       Z6, Z3, Z7
+	VCMPPD       $0x1d, Z4, Z7, K1
+	KMOVW        K1, BX
+	SHLQ         $32, BX
+	ORQ          BX, AX
+
+	VMULSD       cellIdxVec<>+40(SB), X5, X6
+	VBROADCASTSD X6, Z6
+	VADDPD       Z6, Z3, Z7
+	VCMPPD       $0x1d, Z4, Z7, K1
+	KMOVW        K1, BX
+	SHLQ         $40, BX
+	ORQ          BX, AX
+
+	VMULSD       cellIdxVec<>+48(SB), X5, X6
+	VBROADCASTSD X6, Z6
+	VADDPD       Z6, Z3, Z7
+	VCMPPD       $0x1d, Z4, Z7, K1
+	KMOVW        K1, BX
+	SHLQ         $48, BX
+	ORQ          BX, AX
+
+	VMULSD       cellIdxVec<>+56(SB), X5, X6
+	VBROADCASTSD X6, Z6
+	VADDPD       Z6, Z3, Z7
+	VCMPPD       $0x1d, Z4, Z7, K1
+	KMOVW        K1, BX
+	SHLQ         $56, BX
+	ORQ          BX, AX
+	MOVQ         AX, ret+24(FP)
+	VZEROUPPER
+	RET

@@ -13,3 +13,7 @@ func sectionBitsAVX512(acc *[cylND][cylNS * cylNS]float32, mu float32, out *[cyl
 func accumulateAVX512(acc *[cylND][cylNS * cylNS]float32, nb *nbrContrib, n int, mask uint64, c *accumConsts) {
 	panic("match: no vector cylinder kernel on this architecture")
 }
+
+func edgeCellsAVX512(hb, hi, hj float64) uint64 {
+	panic("match: no vector cylinder kernel on this architecture")
+}
