@@ -222,7 +222,8 @@ type scratch struct {
 	raw      bool // the minutiae score alone: no field fusion, no common scale (MinutiaeScore)
 	keys     []uint64
 	heap     []uint64
-	rowStart []int32 // s.keys[rowStart[u]:rowStart[u+1]] are the keys of cylinder u of the first view
+	heads    []uint64 // selectKernel: each row's head
+	rowStart []int32  // s.keys[rowStart[u]:rowStart[u+1]] are the keys of cylinder u of the first view
 	rowPos   []int32
 	usedA    []bool
 	usedB    []bool
@@ -317,7 +318,11 @@ func (s *scratch) score(a, b *Prepared) float64 {
 	s.usedA = resetBools(s.usedA, len(a.cyls))
 	s.usedB = resetBools(s.usedB, len(b.cyls))
 	s.sel = s.sel[:0]
-	s.selectPairs(nr)
+	if haveSelectKernel {
+		s.selectKernel(nr)
+	} else {
+		s.selectPairs(nr)
+	}
 	return s.relax(a, b)
 }
 
@@ -803,6 +808,45 @@ func cylinderBlocks(cyls []cylinder) []uint64 {
 	return blk
 }
 
+// selectArgs is what selectAVX512 reads and writes (offsets:
+// TestSelectKernelLayout).
+type selectArgs struct {
+	heads    *uint64 // each row's first key not yet passed over (all ones: none), padded to a multiple of 8
+	rows     int
+	pos      *int32   // where each row's head is in keys
+	rowStart *int32   // s.rowStart
+	keys     *uint64  // s.keys
+	usedB    *bool    // the second view's cylinders already paired
+	sel      *simPair // room for nr pairs
+	nr       int
+}
+
+// selectKernel is selectPairs by selectAVX512: the same pairs.
+func (s *scratch) selectKernel(nr int) {
+	rows := len(s.rowStart) - 1
+	padded := (rows + 7) &^ 7
+	s.heads = resizeU64(s.heads, padded)
+	s.rowPos = resizeInt(s.rowPos, rows)
+	for r := range padded {
+		h := uint64(math.MaxUint64)
+		if r < rows && s.rowStart[r] < s.rowStart[r+1] {
+			h = s.keys[s.rowStart[r]]
+		}
+		s.heads[r] = h
+	}
+	copy(s.rowPos, s.rowStart[:rows])
+	s.sel = slices.Grow(s.sel[:0], nr)[:nr]
+	if nr == 0 || rows == 0 || len(s.keys) == 0 {
+		s.sel = s.sel[:0]
+		return
+	}
+	n := selectAVX512(&selectArgs{
+		heads: &s.heads[0], rows: rows, pos: &s.rowPos[0], rowStart: &s.rowStart[0], keys: &s.keys[0],
+		usedB: &s.usedB[0], sel: &s.sel[0], nr: nr,
+	})
+	s.sel = s.sel[:n]
+}
+
 // selectPairs appends to s.sel the nr best pairs, one to one, taking the
 // keys in ascending order (similarity descending, then indices): greedy
 // assignment. Each row of s.keys (the candidates of one cylinder of the
@@ -879,6 +923,13 @@ func resetBools(b []bool, n int) []bool {
 	b = b[:n]
 	clear(b)
 	return b
+}
+
+func resizeU64(f []uint64, n int) []uint64 {
+	if cap(f) < n {
+		return make([]uint64, n)
+	}
+	return f[:n]
 }
 
 func resize64(f []float64, n int) []float64 {
