@@ -21,6 +21,8 @@ demo: build
 test: setup
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 14m ./...
+	# the matcher again without its AVX-512 kernels (the scalar loops that other CPUs run)
+	$(GO) test -tags purego -count=1 ./match/
 
 ## fuzz: run every fuzz target for FUZZTIME each (not part of `make test`; found crashers are kept in testdata/fuzz)
 FUZZTIME ?= 30s
