@@ -125,10 +125,17 @@ func Prepare(t *template.Template, finger int) (*Prepared, error) {
 		p.ang[u] = p.pts[idx[o]].a
 		p.cpt[u] = p.pts[idx[o]]
 	}
+	p.pairTables()
+	return p, nil
+}
+
+// pairTablesScalar is pairTables' scalar loop.
+func (p *Prepared) pairTablesScalar() {
+	n := len(p.cpt)
 	for u := range n {
-		a := p.pts[idx[order[u]]]
+		a := p.cpt[u]
 		for v := u + 1; v < n; v++ {
-			b := p.pts[idx[order[v]]]
+			b := p.cpt[v]
 			dx, dy := b.x-a.x, b.y-a.y
 			d := float32(math.Sqrt(dx*dx + dy*dy))
 			e := geom.FastAtan2(dy, dx) // direction from u to v; from v to u it is e+π
@@ -137,7 +144,6 @@ func Prepare(t *template.Template, finger int) (*Prepared, error) {
 			p.rel[v*n+u] = float32(angleDelta(p.ang[v], e+math.Pi))
 		}
 	}
-	return p, nil
 }
 
 // Global consolidation: Local Similarity Sort with Relaxation (LSS-R,
