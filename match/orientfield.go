@@ -44,12 +44,13 @@ const (
 // as doubled-angle unit vectors (cos 2θ, sin 2θ), θ counter-clockwise:
 // the agreement of two cells is then a dot product.
 type orientGrid struct {
-	x0, y0     float32  // origin of the padded box: x, and -y
-	invX, invY float32  // 1/step
-	cols, rows int      // of the padded box
-	cells      []cell   // per cell of the padded box: the field's box with a ring of empty cells around it
-	smp        []sample // every other cell with an orientation, each way: the cells moved onto the other view
-	// The samples' fields, one array each, for agreementAVX512.
+	x0, y0     float32 // origin of the padded box: x, and -y
+	invX, invY float32 // 1/step
+	cols, rows int     // of the padded box
+	cells      []cell  // per cell of the padded box: the field's box with a ring of empty cells around it
+	// The samples, every other cell with an orientation each way (the
+	// cells moved onto the other view): centre and doubled-angle vector,
+	// one array per field (for agreementAVX512).
 	smpX, smpY, smpC, smpS []float32
 }
 
@@ -57,9 +58,6 @@ type orientGrid struct {
 // zero where the cell has no orientation: agreement adds them without a
 // branch.
 type cell struct{ c, s, w float32 }
-
-// sample is a sampled cell: its centre and its doubled-angle vector.
-type sample struct{ x, y, c, s float32 }
 
 func newOrientGrid(of *template.OrientationField, sx, sy float64) *orientGrid {
 	if of == nil || of.Cols == 0 || of.Rows == 0 {
@@ -71,38 +69,35 @@ func newOrientGrid(of *template.OrientationField, sx, sy float64) *orientGrid {
 		invX: float32(1 / stepX), invY: float32(1 / stepY),
 		cols: of.Cols + 2, rows: of.Rows + 2,
 		cells: make([]cell, (of.Cols+2)*(of.Rows+2)),
-		smp:   make([]sample, 0, (of.Cols/2+1)*(of.Rows/2+1)),
 	}
+	sampled := func(r, c int) bool { return (c+of.X0)%2 == 0 && (r+of.Y0)%2 == 0 } // every other cell each way: see fieldCellsFull
+	n := 0
 	for r := range of.Rows {
 		for c := range of.Cols {
-			v := of.Cells[r*of.Cols+c]
-			if v == 0 {
-				continue
+			if v := of.Cells[r*of.Cols+c]; v != 0 {
+				// Image orientations are measured towards Y down; the
+				// matcher's counter-clockwise with Y up: the angle's
+				// sign flips, and so does the doubled angle's sine.
+				g.cells[(r+1)*g.cols+c+1] = doubledAngles[v]
+				n += b2i(sampled(r, c))
 			}
-			// Image orientations are measured towards Y down; the
-			// matcher's counter-clockwise with Y up: the angle's sign
-			// flips, and so does the doubled angle's sine.
-			d := doubledAngles[v]
-			g.cells[(r+1)*g.cols+c+1] = d
-			if (c+of.X0)%2 != 0 || (r+of.Y0)%2 != 0 {
-				continue // every other cell each way: see fieldCellsFull
-			}
-			g.smp = append(g.smp, sample{
-				x: float32(float64(of.X0+c)*stepX + 0.5*stepX),
-				y: -float32(float64(of.Y0+r)*stepY + 0.5*stepY),
-				c: d.c, s: d.s,
-			})
 		}
 	}
-	if len(g.smp) == 0 {
+	if n == 0 {
 		return nil
 	}
-	if haveAgreementKernel {
-		n := len(g.smp)
-		all := make([]float32, 4*n)
-		g.smpX, g.smpY, g.smpC, g.smpS = all[:n], all[n:2*n], all[2*n:3*n], all[3*n:]
-		for i, p := range g.smp {
-			g.smpX[i], g.smpY[i], g.smpC[i], g.smpS[i] = p.x, p.y, p.c, p.s
+	all := make([]float32, 4*n)
+	g.smpX, g.smpY, g.smpC, g.smpS = all[:n], all[n:2*n], all[2*n:3*n], all[3*n:]
+	i := 0
+	for r := range of.Rows {
+		for c := range of.Cols {
+			if v := of.Cells[r*of.Cols+c]; v != 0 && sampled(r, c) {
+				d := doubledAngles[v]
+				g.smpX[i] = float32(float64(of.X0+c)*stepX + 0.5*stepX)
+				g.smpY[i] = -float32(float64(of.Y0+r)*stepY + 0.5*stepY)
+				g.smpC[i], g.smpS[i] = d.c, d.s
+				i++
+			}
 		}
 	}
 	return g
@@ -146,7 +141,7 @@ func (a *orientGrid) agreement(b *orientGrid, T xform) (n int, v float64) {
 	// cell adds nothing to either sum.
 	var sum, cnt float32
 	lastC, lastR := b.cols-1, b.rows-1
-	if a.smpX != nil {
+	if useAgreementKernel {
 		// The same sums, eight samples at a time.
 		args := agreementArgs{
 			x: &a.smpX[0], y: &a.smpY[0], c: &a.smpC[0], s: &a.smpS[0], n: len(a.smpX),
@@ -156,7 +151,8 @@ func (a *orientGrid) agreement(b *orientGrid, T xform) (n int, v float64) {
 		agreementAVX512(&args)
 		sum, cnt = args.sum, args.cnt
 	}
-	for _, p := range a.smp[:len(a.smp)*b2i(a.smpX == nil)] {
+	for i := range len(a.smpX) * b2i(!useAgreementKernel) {
+		p := struct{ x, y, c, s float32 }{a.smpX[i], a.smpY[i], a.smpC[i], a.smpS[i]}
 		x := c*p.x - s*p.y + tx - b.x0
 		y := -(s*p.x + c*p.y + ty) - b.y0
 		col := min(max(int(x*b.invX), 0), lastC)
@@ -172,6 +168,10 @@ func (a *orientGrid) agreement(b *orientGrid, T xform) (n int, v float64) {
 	}
 	return n, float64(sum) / float64(n)
 }
+
+// useAgreementKernel says whether agreement uses agreementAVX512 (where the
+// CPU has it); tests turn it off to check the scalar loop.
+var useAgreementKernel = haveAgreementKernel
 
 // agreementArgs is what agreementAVX512 reads and writes (offsets:
 // TestAgreementKernelLayout): a's samples, b's padded box, the alignment.
