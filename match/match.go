@@ -335,7 +335,8 @@ func (s *scratch) score(a, b *Prepared) float64 {
 // relax runs the relaxation over the pairs in s.sel and returns the score.
 func (s *scratch) relax(a, b *Prepared) float64 {
 	n := len(s.sel)
-	np := min(nPairs(len(a.cyls), len(b.cyls)), n)
+	nP := nPairs(len(a.cyls), len(b.cyls))
+	np := min(nP, n)
 	// Relaxation: each pair's similarity is reinforced by the pairs that
 	// are geometrically compatible with it.
 	s.lam = resize(s.lam, n)
@@ -358,21 +359,21 @@ func (s *scratch) relax(a, b *Prepared) float64 {
 			// rows added to it and adds the row's terms in edge order, so
 			// every sum gets the same terms in the same order as edge by
 			// edge.
-			lam, sum, ek, er := s.lam, s.sum, s.edgeK, s.edgeR
+			lam, sum, next, ek, er, rowEnd := s.lam[:n], s.sum[:n], s.next[:n], s.edgeK, s.edgeR, s.rowEnd[:n]
 			i := 0
 			for t := range n {
 				acc, lt := sum[t], lam[t]
-				for end := int(s.rowEnd[t]); i < end; i++ {
+				for end := int(rowEnd[t]); i < end; i++ {
 					k, r := ek[i], er[i]
 					acc += r * lam[k]
 					sum[k] += r * lt
 				}
 				sum[t] = acc
 			}
-			for t := range n {
-				s.next[t] = wR*s.lam[t] + inv*s.sum[t]
+			for t := range next {
+				next[t] = wR*lam[t] + inv*sum[t]
 			}
-			s.lam, s.next = s.next, s.lam
+			s.lam, s.next = next, lam
 		}
 	}
 	// The nP pairs that kept their similarity best (efficiency λ/λ⁰),
@@ -393,7 +394,7 @@ func (s *scratch) relax(a, b *Prepared) float64 {
 		sum += float64(e.lam)
 	}
 	// Divide by nP even if fewer pairs exist: few pairs are weak evidence.
-	s0 := min(1, max(0, sum/float64(nPairs(len(a.cyls), len(b.cyls)))))
+	s0 := min(1, max(0, sum/float64(nP)))
 	if s0 != 0 && min(len(a.cyls), len(b.cyls)) < muP {
 		s0 *= s.overlapFactor(a, b)
 	}
