@@ -167,17 +167,53 @@ type cylinder struct {
 	cnt [3]uint64
 }
 
-// nbrContrib is what accumulateAVX512 needs of a neighbour (offsets:
-// TestCylinderKernelLayout): its position in the minutia's frame, the box
-// of cells within 3σS (first column and row, rows, and a mask of its
-// columns' lanes) and the directional terms of the six sections.
-type nbrContrib struct {
-	px, py float64
-	i0, j0 int32
-	rows   int32
-	lanes  uint32
-	e      [8]float32
+// nbrArrays is what neighboursAVX512 writes and accumulateAVX512 reads of
+// a minutia's neighbours (offsets: TestCylinderKernelLayout), one array
+// per field: the position in the minutia's frame, the box of cells within
+// 3σS (first column and row, rows, and a mask of its columns' lanes) and
+// the directional terms of the six sections.
+type nbrArrays struct {
+	px, py [MaxMinutiae]float64
+	i0, j0 [MaxMinutiae]int32
+	rows   [MaxMinutiae]int32
+	lanes  [MaxMinutiae]uint32
+	e      [cylND][MaxMinutiae]float32
 }
+
+// nbrArgs is what neighboursAVX512 reads (offsets:
+// TestCylinderKernelLayout): the neighbours' indices, the view's minutiae
+// one array per field, the minutia.
+type nbrArgs struct {
+	idx              *int32
+	n                int
+	x, y             *float64
+	mx, my, ma       float64
+	cos, negSin, sin float64
+	c                *nbrConsts
+	out              *nbrArrays
+	a                *float64
+	gd               *float32
+}
+
+// nbrConsts are the constants of buildCylinders' set-up of a neighbour,
+// each converted from the same Go constant (centre: the sections'
+// centres, computed as the scalar loop computes them).
+type nbrConsts struct {
+	invDS, half7, reachDS float64
+	twoPi, pi, negPi      float64
+	gdScale, half         float64
+	absMask               uint64
+	centre                [cylND]float64
+}
+
+var nbrKernelConsts = func() nbrConsts {
+	c := nbrConsts{invDS: 1 / cylDeltaS, half7: float64(cylNS-1) / 2, reachDS: 3 * sigmaS / cylDeltaS,
+		twoPi: 2 * math.Pi, pi: math.Pi, negPi: -math.Pi, gdScale: gdTableN / math.Pi, half: 0.5, absMask: math.MaxInt64}
+	for k := range cylND {
+		c.centre[k] = -math.Pi + (float64(k)+0.5)*cylDeltaD
+	}
+	return c
+}()
 
 // accumConsts are the scalar loop's constants for accumulateAVX512, and
 // its tables: the column offsets padded to 12 (a box's four lanes may
@@ -210,7 +246,17 @@ func buildCylinders(pts []point, h geom.Hull) ([]cylinder, []int) {
 	cyls := make([]cylinder, 0, len(pts))
 	idx := make([]int, 0, len(pts))
 	var acc [cylND][cylNS * cylNS]float32 // contributions, by section then cell
-	var nbs []nbrContrib                  // a minutia's neighbours, for accumulateAVX512
+	// For the kernels: the minutiae one array per field, a minutia's
+	// neighbours and their set-up.
+	kernels := useCylinderKernels && len(pts) <= MaxMinutiae
+	var xs, ys, as [MaxMinutiae]float64
+	var nidx [MaxMinutiae]int32
+	var nba nbrArrays
+	if kernels {
+		for i, p := range pts {
+			xs[i], ys[i], as[i] = p.x, p.y, p.a
+		}
+	}
 	var edges, edgesI, edgesJ []float64
 	// The neighbours of each minutia within neighbourReach, as bit sets of
 	// w words: each unordered pair is tested once (the squared distance is
@@ -270,7 +316,7 @@ func buildCylinders(pts []point, h geom.Hull) ([]cylinder, []int) {
 			// hb+fi·hi+fj·hj ≥ 0, evaluated as before.
 			in := discMask[0] // cellWords == 1
 			for k := range ne {
-				if useCylinderKernels {
+				if kernels {
 					in &= edgeCellsAVX512(hb[k], hi[k], hj[k])
 					continue
 				}
@@ -307,74 +353,79 @@ func buildCylinders(pts []point, h geom.Hull) ([]cylinder, []int) {
 		for _, x := range near {
 			count += bits.OnesCount64(x)
 		}
-		nbs = nbs[:0]
-		for ti := range setBits(near) {
-			t := pts[ti]
-			dx, dy := t.x-m.x, t.y-m.y
-			// Rotate into the minutia's frame; the cells within 3σS.
-			px, py := cos*dx+sin*dy, -sin*dx+cos*dy
-			// A bounding box of them (the distance test below decides; a
-			// product rather than a quotient: a division is slow).
-			fx, fy := px*(1/cylDeltaS)+float64(cylNS-1)/2, py*(1/cylDeltaS)+float64(cylNS-1)/2
-			i0 := ceilFrom0(fx - reach/cylDeltaS)
-			i1 := floorTo(cylNS-1, fx+reach/cylDeltaS)
-			j0 := ceilFrom0(fy - reach/cylDeltaS)
-			j1 := floorTo(cylNS-1, fy+reach/cylDeltaS)
-			if i0 > i1 || j0 > j1 {
-				continue // beyond every cell
+		if kernels {
+			// The same contributions: every neighbour's set-up, then
+			// every contribution, by the kernels.
+			n := 0
+			for ti := range setBits(near) {
+				nidx[n] = int32(ti)
+				n++
 			}
-			dth := angleDelta(m.a, t.a)
-			var e [cylND]float32 // directional contribution to each section
-			for k := range cylND {
-				// gd of the difference wrapped to [-π, π), without a
-				// branch (its outcome is unpredictable): |wrap(x)| is
-				// min(|x|, 2π−|x|), and so it rounds too (subtracting
-				// 2π from x ≥ π gives −(2π−x) exactly).
-				x := math.Abs(dth - (-math.Pi + (float64(k)+0.5)*cylDeltaD)) // dth and the centre both in [-π, π)
-				x = min(x, 2*math.Pi-x)
-				e[k] = gdTable[min(int(x*(gdTableN/math.Pi)+0.5), gdTableN)]
+			kept := neighboursAVX512(&nbrArgs{idx: &nidx[0], n: n, x: &xs[0], y: &ys[0], mx: m.x, my: m.y, ma: m.a,
+				cos: cos, negSin: -sin, sin: sin, c: &nbrKernelConsts, out: &nba, a: &as[0], gd: &gdTable[0]})
+			if kept > 0 {
+				accumulateAVX512(&acc, &nba, kept, c.mask[0], &accConsts)
 			}
-			if useCylinderKernels {
-				// Added by accumulateAVX512 with the other neighbours'.
-				nbs = append(nbs, nbrContrib{px: px, py: py, i0: int32(i0), j0: int32(j0), rows: int32(j1 - j0 + 1),
-					lanes: 1<<(i1-i0+1) - 1, e: [8]float32{e[0], e[1], e[2], e[3], e[4], e[5]}})
-				continue
-			}
-			e0, e1, e2, e3, e4, e5 := e[0], e[1], e[2], e[3], e[4], e[5]
-			var dx2 [cylNS]float64
-			for i := i0; i <= i1; i++ {
-				dx := cellOffsets[i] - px
-				dx2[i] = dx * dx
-			}
-			for j := j0; j <= j1; j++ {
-				dy := cellOffsets[j] - py
-				dy2 := dy * dy
-				row := c.mask[0] >> (j * cylNS) // valid cells of row j (cellWords == 1)
+		} else {
+			for ti := range setBits(near) {
+				t := pts[ti]
+				dx, dy := t.x-m.x, t.y-m.y
+				// Rotate into the minutia's frame; the cells within 3σS.
+				px, py := cos*dx+sin*dy, -sin*dx+cos*dy
+				// A bounding box of them (the distance test below decides; a
+				// product rather than a quotient: a division is slow).
+				fx, fy := px*(1/cylDeltaS)+float64(cylNS-1)/2, py*(1/cylDeltaS)+float64(cylNS-1)/2
+				i0 := ceilFrom0(fx - reach/cylDeltaS)
+				i1 := floorTo(cylNS-1, fx+reach/cylDeltaS)
+				j0 := ceilFrom0(fy - reach/cylDeltaS)
+				j1 := floorTo(cylNS-1, fy+reach/cylDeltaS)
+				if i0 > i1 || j0 > j1 {
+					continue // beyond every cell
+				}
+				dth := angleDelta(m.a, t.a)
+				var e [cylND]float32 // directional contribution to each section
+				for k := range cylND {
+					// gd of the difference wrapped to [-π, π), without a
+					// branch (its outcome is unpredictable): |wrap(x)| is
+					// min(|x|, 2π−|x|), and so it rounds too (subtracting
+					// 2π from x ≥ π gives −(2π−x) exactly).
+					x := math.Abs(dth - (-math.Pi + (float64(k)+0.5)*cylDeltaD)) // dth and the centre both in [-π, π)
+					x = min(x, 2*math.Pi-x)
+					e[k] = gdTable[min(int(x*(gdTableN/math.Pi)+0.5), gdTableN)]
+				}
+				e0, e1, e2, e3, e4, e5 := e[0], e[1], e[2], e[3], e[4], e[5]
+				var dx2 [cylNS]float64
 				for i := i0; i <= i1; i++ {
-					if row>>i&1 == 0 {
-						continue // an invalid cell: never set
+					dx := cellOffsets[i] - px
+					dx2[i] = dx * dx
+				}
+				for j := j0; j <= j1; j++ {
+					dy := cellOffsets[j] - py
+					dy2 := dy * dy
+					row := c.mask[0] >> (j * cylNS) // valid cells of row j (cellWords == 1)
+					for i := i0; i <= i1; i++ {
+						if row>>i&1 == 0 {
+							continue // an invalid cell: never set
+						}
+						d2 := dx2[i] + dy2
+						if d2 > reach*reach {
+							continue
+						}
+						gs := gsTable[int(d2*gsScale)]
+						ci := j*cylNS + i
+						acc[0][ci] += gs * e0
+						acc[1][ci] += gs * e1
+						acc[2][ci] += gs * e2
+						acc[3][ci] += gs * e3
+						acc[4][ci] += gs * e4
+						acc[5][ci] += gs * e5
+						touched |= 1 << ci
 					}
-					d2 := dx2[i] + dy2
-					if d2 > reach*reach {
-						continue
-					}
-					gs := gsTable[int(d2*gsScale)]
-					ci := j*cylNS + i
-					acc[0][ci] += gs * e0
-					acc[1][ci] += gs * e1
-					acc[2][ci] += gs * e2
-					acc[3][ci] += gs * e3
-					acc[4][ci] += gs * e4
-					acc[5][ci] += gs * e5
-					touched |= 1 << ci
 				}
 			}
 		}
-		if len(nbs) > 0 {
-			accumulateAVX512(&acc, &nbs[0], len(nbs), c.mask[0], &accConsts)
-		}
 		var v [cylND]uint64
-		if useCylinderKernels {
+		if kernels {
 			sectionBitsAVX512(&acc, muPsi, &v)
 		} else {
 			for t := touched; t != 0; t &= t - 1 {

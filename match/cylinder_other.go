@@ -10,7 +10,11 @@ func sectionBitsAVX512(acc *[cylND][cylNS * cylNS]float32, mu float32, out *[cyl
 	panic("match: no vector cylinder kernel on this architecture")
 }
 
-func accumulateAVX512(acc *[cylND][cylNS * cylNS]float32, nb *nbrContrib, n int, mask uint64, c *accumConsts) {
+func neighboursAVX512(p *nbrArgs) int {
+	panic("match: no vector cylinder kernel on this architecture")
+}
+
+func accumulateAVX512(acc *[cylND][cylNS * cylNS]float32, nb *nbrArrays, n int, mask uint64, c *accumConsts) {
 	panic("match: no vector cylinder kernel on this architecture")
 }
 

@@ -152,15 +152,27 @@ func popcount(x uint64) int {
 	return n
 }
 
-// TestCylinderKernelLayout checks the offsets accumulateAVX512 reads.
+// TestCylinderKernelLayout checks the offsets neighboursAVX512 and
+// accumulateAVX512 read and write.
 func TestCylinderKernelLayout(t *testing.T) {
-	var nb nbrContrib
+	var nb nbrArrays
+	var p nbrArgs
+	var nc nbrConsts
 	var c accumConsts
 	got := []uintptr{unsafe.Offsetof(nb.px), unsafe.Offsetof(nb.py), unsafe.Offsetof(nb.i0), unsafe.Offsetof(nb.j0), unsafe.Offsetof(nb.rows),
-		unsafe.Offsetof(nb.lanes), unsafe.Offsetof(nb.e), unsafe.Sizeof(nb),
+		unsafe.Offsetof(nb.lanes), unsafe.Offsetof(nb.e), unsafe.Sizeof(nb.e[0]),
+		unsafe.Offsetof(p.idx), unsafe.Offsetof(p.n), unsafe.Offsetof(p.x), unsafe.Offsetof(p.y), unsafe.Offsetof(p.mx), unsafe.Offsetof(p.my),
+		unsafe.Offsetof(p.ma), unsafe.Offsetof(p.cos), unsafe.Offsetof(p.negSin), unsafe.Offsetof(p.sin), unsafe.Offsetof(p.c),
+		unsafe.Offsetof(p.out), unsafe.Offsetof(p.a), unsafe.Offsetof(p.gd),
+		unsafe.Offsetof(nc.invDS), unsafe.Offsetof(nc.half7), unsafe.Offsetof(nc.reachDS), unsafe.Offsetof(nc.twoPi), unsafe.Offsetof(nc.pi),
+		unsafe.Offsetof(nc.negPi), unsafe.Offsetof(nc.gdScale), unsafe.Offsetof(nc.half), unsafe.Offsetof(nc.absMask), unsafe.Offsetof(nc.centre),
 		unsafe.Offsetof(c.reach2), unsafe.Offsetof(c.gsScale), unsafe.Offsetof(c.gs), unsafe.Offsetof(c.offs)}
-	if want := []uintptr{0, 8, 16, 20, 24, 28, 32, 64, 0, 8, 16, 24}; !slices.Equal(got, want) {
-		t.Fatalf("offsets %v, the kernel reads %v", got, want)
+	want := []uintptr{0, 2040, 4080, 5100, 6120, 7140, 8160, 1020,
+		0, 8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104,
+		0, 8, 16, 24, 32, 40, 48, 56, 64, 72,
+		0, 8, 16, 24}
+	if !slices.Equal(got, want) {
+		t.Fatalf("offsets %v, the kernels read %v", got, want)
 	}
 }
 
