@@ -20,9 +20,10 @@ demo: build
 ## test: the full suite, with the race detector
 test: setup
 	$(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 14m ./...
+	# -pgo=off: the tests need no profile, and with it cmd/*'s dependencies would be compiled twice
+	$(GO) test -race -pgo=off -count=1 -timeout 14m ./...
 	# the matcher again without its AVX-512 kernels (the scalar loops that other CPUs run)
-	$(GO) test -tags purego -count=1 ./match/
+	$(GO) test -tags purego -pgo=off -count=1 ./match/
 
 ## fuzz: run every fuzz target for FUZZTIME each (not part of `make test`; found crashers are kept in testdata/fuzz)
 FUZZTIME ?= 30s
