@@ -1,17 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
-
-// Lane numbers 0..7 as 32-bit integers.
-DATA lanes8<>+0(SB)/4, $0
-DATA lanes8<>+4(SB)/4, $1
-DATA lanes8<>+8(SB)/4, $2
-DATA lanes8<>+12(SB)/4, $3
-DATA lanes8<>+16(SB)/4, $4
-DATA lanes8<>+20(SB)/4, $5
-DATA lanes8<>+24(SB)/4, $6
-DATA lanes8<>+28(SB)/4, $7
-GLOBL lanes8<>(SB), RODATA|NOPTR, $32
+#include "kernels_amd64.h"
 
 // func agreementAVX512(p *agreementArgs)
 //
@@ -52,7 +42,7 @@ TEXT ·agreementAVX512(SB), NOSPLIT, $32-8
 	VPBROADCASTD R8, Y29
 	MOVL         $0x4e6e6b28, R8 // 1e9
 	VPBROADCASTD R8, Y30
-	VMOVDQU32    lanes8<>(SB), Y31
+	VMOVDQU32    ·laneNumbers32(SB), Y31
 	MOVL         $0x80000000, R8
 	VPBROADCASTD R8, Y12
 	VPXORD       Y14, Y14, Y14
@@ -134,14 +124,7 @@ loop:
 	// The terms, one lane after the other (lanes that do not exist add 0,
 	// which changes no sum).
 	VMOVUPS Y3, 0(SP)
-	VADDSS  0(SP), X13, X13
-	VADDSS  4(SP), X13, X13
-	VADDSS  8(SP), X13, X13
-	VADDSS  12(SP), X13, X13
-	VADDSS  16(SP), X13, X13
-	VADDSS  20(SP), X13, X13
-	VADDSS  24(SP), X13, X13
-	VADDSS  28(SP), X13, X13
+	ADD8_SS(X13)
 
 	ADDQ $8, CX
 	JMP  loop
@@ -149,14 +132,8 @@ loop:
 done:
 	VMOVSS X13, 112(DI)
 	VMOVUPS Y15, 0(SP)
-	VMOVSS 0(SP), X0
-	VADDSS 4(SP), X0, X0
-	VADDSS 8(SP), X0, X0
-	VADDSS 12(SP), X0, X0
-	VADDSS 16(SP), X0, X0
-	VADDSS 20(SP), X0, X0
-	VADDSS 24(SP), X0, X0
-	VADDSS 28(SP), X0, X0
+	VXORPS  X0, X0, X0
+	ADD8_SS(X0)
 	VMOVSS X0, 116(DI)
 	VZEROUPPER
 	RET

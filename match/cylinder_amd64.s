@@ -1,17 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
-
-// Lane numbers 0..7 as 32-bit integers.
-DATA nbrLanes<>+0(SB)/4, $0
-DATA nbrLanes<>+4(SB)/4, $1
-DATA nbrLanes<>+8(SB)/4, $2
-DATA nbrLanes<>+12(SB)/4, $3
-DATA nbrLanes<>+16(SB)/4, $4
-DATA nbrLanes<>+20(SB)/4, $5
-DATA nbrLanes<>+24(SB)/4, $6
-DATA nbrLanes<>+28(SB)/4, $7
-GLOBL nbrLanes<>(SB), RODATA|NOPTR, $32
+#include "kernels_amd64.h"
 
 // cellIdx: i - 3.5 for i = 0..7 (float64).
 DATA cellIdxVec<>+0(SB)/8, $0xc00c000000000000
@@ -33,156 +23,36 @@ TEXT ·sectionBitsAVX512(SB), NOSPLIT, $0-24
 	MOVQ         out+16(FP), DI
 	VBROADCASTSS mu+8(FP), Z1
 	VPXORD       Z0, Z0, Z0
+	MOVQ         $6, R8
 
-	// Section 0.
-	VMOVUPS   0(SI), Z2
-	VCMPPS    $0x1d, Z1, Z2, K1
-	KMOVW     K1, AX
-	VMOVUPS   Z0, 0(SI)
-	VMOVUPS   64(SI), Z2
-	VCMPPS    $0x1d, Z1, Z2, K1
-	KMOVW     K1, BX
-	VMOVUPS   Z0, 64(SI)
-	VMOVUPS   128(SI), Z2
-	VCMPPS    $0x1d, Z1, Z2, K1
-	KMOVW     K1, CX
-	VMOVUPS   Z0, 128(SI)
-	VMOVUPS   192(SI), Z2
-	VCMPPS    $0x1d, Z1, Z2, K1
-	KMOVW     K1, DX
-	VMOVUPS   Z0, 192(SI)
-	SHLQ      $16, BX
-	SHLQ      $32, CX
-	SHLQ      $48, DX
-	ORQ       BX, AX
-	ORQ       CX, AX
-	ORQ       DX, AX
-	MOVQ      AX, 0(DI)
-
-	// Section 1.
-	VMOVUPS   256(SI), Z2
-	VCMPPS    $0x1d, Z1, Z2, K1
-	KMOVW     K1, AX
-	VMOVUPS   Z0, 256(SI)
-	VMOVUPS   320(SI), Z2
-	VCMPPS    $0x1d, Z1, Z2, K1
-	KMOVW     K1, BX
-	VMOVUPS   Z0, 320(SI)
-	VMOVUPS   384(SI), Z2
-	VCMPPS    $0x1d, Z1, Z2, K1
-	KMOVW     K1, CX
-	VMOVUPS   Z0, 384(SI)
-	VMOVUPS   448(SI), Z2
-	VCMPPS    $0x1d, Z1, Z2, K1
-	KMOVW     K1, DX
-	VMOVUPS   Z0, 448(SI)
-	SHLQ      $16, BX
-	SHLQ      $32, CX
-	SHLQ      $48, DX
-	ORQ       BX, AX
-	ORQ       CX, AX
-	ORQ       DX, AX
-	MOVQ      AX, 8(DI)
-
-	// Section 2.
-	VMOVUPS   512(SI), Z2
-	VCMPPS    $0x1d, Z1, Z2, K1
-	KMOVW     K1, AX
-	VMOVUPS   Z0, 512(SI)
-	VMOVUPS   576(SI), Z2
-	VCMPPS    $0x1d, Z1, Z2, K1
-	KMOVW     K1, BX
-	VMOVUPS   Z0, 576(SI)
-	VMOVUPS   640(SI), Z2
-	VCMPPS    $0x1d, Z1, Z2, K1
-	KMOVW     K1, CX
-	VMOVUPS   Z0, 640(SI)
-	VMOVUPS   704(SI), Z2
-	VCMPPS    $0x1d, Z1, Z2, K1
-	KMOVW     K1, DX
-	VMOVUPS   Z0, 704(SI)
-	SHLQ      $16, BX
-	SHLQ      $32, CX
-	SHLQ      $48, DX
-	ORQ       BX, AX
-	ORQ       CX, AX
-	ORQ       DX, AX
-	MOVQ      AX, 16(DI)
-
-	// Section 3.
-	VMOVUPS   768(SI), Z2
-	VCMPPS    $0x1d, Z1, Z2, K1
-	KMOVW     K1, AX
-	VMOVUPS   Z0, 768(SI)
-	VMOVUPS   832(SI), Z2
-	VCMPPS    $0x1d, Z1, Z2, K1
-	KMOVW     K1, BX
-	VMOVUPS   Z0, 832(SI)
-	VMOVUPS   896(SI), Z2
-	VCMPPS    $0x1d, Z1, Z2, K1
-	KMOVW     K1, CX
-	VMOVUPS   Z0, 896(SI)
-	VMOVUPS   960(SI), Z2
-	VCMPPS    $0x1d, Z1, Z2, K1
-	KMOVW     K1, DX
-	VMOVUPS   Z0, 960(SI)
-	SHLQ      $16, BX
-	SHLQ      $32, CX
-	SHLQ      $48, DX
-	ORQ       BX, AX
-	ORQ       CX, AX
-	ORQ       DX, AX
-	MOVQ      AX, 24(DI)
-
-	// Section 4.
-	VMOVUPS   1024(SI), Z2
-	VCMPPS    $0x1d, Z1, Z2, K1
-	KMOVW     K1, AX
-	VMOVUPS   Z0, 1024(SI)
-	VMOVUPS   1088(SI), Z2
-	VCMPPS    $0x1d, Z1, Z2, K1
-	KMOVW     K1, BX
-	VMOVUPS   Z0, 1088(SI)
-	VMOVUPS   1152(SI), Z2
-	VCMPPS    $0x1d, Z1, Z2, K1
-	KMOVW     K1, CX
-	VMOVUPS   Z0, 1152(SI)
-	VMOVUPS   1216(SI), Z2
-	VCMPPS    $0x1d, Z1, Z2, K1
-	KMOVW     K1, DX
-	VMOVUPS   Z0, 1216(SI)
-	SHLQ      $16, BX
-	SHLQ      $32, CX
-	SHLQ      $48, DX
-	ORQ       BX, AX
-	ORQ       CX, AX
-	ORQ       DX, AX
-	MOVQ      AX, 32(DI)
-
-	// Section 5.
-	VMOVUPS   1280(SI), Z2
-	VCMPPS    $0x1d, Z1, Z2, K1
-	KMOVW     K1, AX
-	VMOVUPS   Z0, 1280(SI)
-	VMOVUPS   1344(SI), Z2
-	VCMPPS    $0x1d, Z1, Z2, K1
-	KMOVW     K1, BX
-	VMOVUPS   Z0, 1344(SI)
-	VMOVUPS   1408(SI), Z2
-	VCMPPS    $0x1d, Z1, Z2, K1
-	KMOVW     K1, CX
-	VMOVUPS   Z0, 1408(SI)
-	VMOVUPS   1472(SI), Z2
-	VCMPPS    $0x1d, Z1, Z2, K1
-	KMOVW     K1, DX
-	VMOVUPS   Z0, 1472(SI)
-	SHLQ      $16, BX
-	SHLQ      $32, CX
-	SHLQ      $48, DX
-	ORQ       BX, AX
-	ORQ       CX, AX
-	ORQ       DX, AX
-	MOVQ      AX, 40(DI)
+section:
+	VMOVUPS 0(SI), Z2
+	VCMPPS  $0x1d, Z1, Z2, K1
+	KMOVW   K1, AX
+	VMOVUPS Z0, 0(SI)
+	VMOVUPS 64(SI), Z2
+	VCMPPS  $0x1d, Z1, Z2, K1
+	KMOVW   K1, BX
+	VMOVUPS Z0, 64(SI)
+	VMOVUPS 128(SI), Z2
+	VCMPPS  $0x1d, Z1, Z2, K1
+	KMOVW   K1, CX
+	VMOVUPS Z0, 128(SI)
+	VMOVUPS 192(SI), Z2
+	VCMPPS  $0x1d, Z1, Z2, K1
+	KMOVW   K1, DX
+	VMOVUPS Z0, 192(SI)
+	SHLQ    $16, BX
+	SHLQ    $32, CX
+	SHLQ    $48, DX
+	ORQ     BX, AX
+	ORQ     CX, AX
+	ORQ     DX, AX
+	MOVQ    AX, 0(DI)
+	ADDQ    $256, SI
+	ADDQ    $8, DI
+	DECQ    R8
+	JNZ     section
 	VZEROUPPER
 	RET
 
@@ -332,7 +202,7 @@ TEXT ·neighboursAVX512(SB), NOSPLIT, $0-16
 	VBROADCASTSD 56(DI), Z28
 	VBROADCASTSD 64(DI), Z29
 	VBROADCASTSD 72(DI), Z30
-	VMOVDQU32    nbrLanes<>(SB), Y31
+	VMOVDQU32    ·laneNumbers32(SB), Y31
 	VPXORD       Y15, Y15, Y15
 
 nstep:
@@ -397,14 +267,7 @@ nstep:
 
 	// dth = angleDelta(m.a, t.a).
 	VSUBPD Z27, Z3, Z3
-	VCMPPD $0x11, Z21, Z3, K3
-	VADDPD Z19, Z3, K3, Z3
-	VCMPPD $0x11, Z21, Z3, K3
-	VADDPD Z19, Z3, K3, Z3
-	VCMPPD $0x1d, Z20, Z3, K3
-	VSUBPD Z19, Z3, K3, Z3
-	VCMPPD $0x1d, Z20, Z3, K3
-	VSUBPD Z19, Z3, K3, Z3
+	ANGLE_DELTA_PD(Z3, Z21, Z20, Z19, K3)
 
 	// The kept neighbours' fields, compressed.
 	MOVQ          88(DI), BX
@@ -475,69 +338,22 @@ TEXT ·edgeCellsAVX512(SB), NOSPLIT, $0-32
 	VPXORQ       Z4, Z4, Z4
 	VMOVSD       hj+16(FP), X5
 	XORQ         AX, AX
+	LEAQ         cellIdxVec<>(SB), SI
+	XORQ         CX, CX
 
-	VMULSD       cellIdxVec<>+0(SB), X5, X6
+edgerow:
+	// Row j (bits 8j…8j+7): col + cellIdx[j]·hj ≥ 0.
+	VMULSD       0(SI), X5, X6
 	VBROADCASTSD X6, Z6
 	VADDPD       Z6, Z3, Z7
 	VCMPPD       $0x1d, Z4, Z7, K1
 	KMOVW        K1, BX
+	SHLQ         CX, BX
 	ORQ          BX, AX
-
-	VMULSD       cellIdxVec<>+8(SB), X5, X6
-	VBROADCASTSD X6, Z6
-	VADDPD       Z6, Z3, Z7
-	VCMPPD       $0x1d, Z4, Z7, K1
-	KMOVW        K1, BX
-	SHLQ         $8, BX
-	ORQ          BX, AX
-
-	VMULSD       cellIdxVec<>+16(SB), X5, X6
-	VBROADCASTSD X6, Z6
-	VADDPD       Z6, Z3, Z7
-	VCMPPD       $0x1d, Z4, Z7, K1
-	KMOVW        K1, BX
-	SHLQ         $16, BX
-	ORQ          BX, AX
-
-	VMULSD       cellIdxVec<>+24(SB), X5, X6
-	VBROADCASTSD X6, Z6
-	VADDPD       Z6, Z3, Z7
-	VCMPPD       $0x1d, Z4, Z7, K1
-	KMOVW        K1, BX
-	SHLQ         $24, BX
-	ORQ          BX, AX
-
-	VMULSD       cellIdxVec<>+32(SB), X5, X6
-	VBROADCASTSD X6, Z6
-	VADDPD       Z6, Z3, Z7
-	VCMPPD       $0x1d, Z4, Z7, K1
-	KMOVW        K1, BX
-	SHLQ         $32, BX
-	ORQ          BX, AX
-
-	VMULSD       cellIdxVec<>+40(SB), X5, X6
-	VBROADCASTSD X6, Z6
-	VADDPD       Z6, Z3, Z7
-	VCMPPD       $0x1d, Z4, Z7, K1
-	KMOVW        K1, BX
-	SHLQ         $40, BX
-	ORQ          BX, AX
-
-	VMULSD       cellIdxVec<>+48(SB), X5, X6
-	VBROADCASTSD X6, Z6
-	VADDPD       Z6, Z3, Z7
-	VCMPPD       $0x1d, Z4, Z7, K1
-	KMOVW        K1, BX
-	SHLQ         $48, BX
-	ORQ          BX, AX
-
-	VMULSD       cellIdxVec<>+56(SB), X5, X6
-	VBROADCASTSD X6, Z6
-	VADDPD       Z6, Z3, Z7
-	VCMPPD       $0x1d, Z4, Z7, K1
-	KMOVW        K1, BX
-	SHLQ         $56, BX
-	ORQ          BX, AX
+	ADDQ         $8, SI
+	ADDQ         $8, CX
+	CMPQ         CX, $64
+	JLT          edgerow
 	MOVQ         AX, ret+24(FP)
 	VZEROUPPER
 	RET

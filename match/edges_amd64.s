@@ -1,17 +1,22 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "kernels_amd64.h"
 
-// Lane numbers 0..7 as 32-bit integers.
-DATA lanes32<>+0(SB)/4, $0
-DATA lanes32<>+4(SB)/4, $1
-DATA lanes32<>+8(SB)/4, $2
-DATA lanes32<>+12(SB)/4, $3
-DATA lanes32<>+16(SB)/4, $4
-DATA lanes32<>+20(SB)/4, $5
-DATA lanes32<>+24(SB)/4, $6
-DATA lanes32<>+28(SB)/4, $7
-GLOBL lanes32<>(SB), RODATA|NOPTR, $32
+// ZANGLE sets dst to zAngle(table, d) in the lanes of K1: |d|, 2π−|d| if
+// above π, the index int(d·zAN/π + 0.5) plus the table's offset in
+// zTables (off), gathered (d is overwritten; K2, K3 scratch).
+#define ZANGLE(d, off, dst) \
+	VPANDD     Y16, d, d; \
+	VCMPPS     $0x1e, Y20, d, K3; \
+	VSUBPS     d, Y21, K3, d; \
+	VMULPS     Y23, d, d; \
+	VADDPS     Y18, d, d; \
+	VCVTTPS2DQ d, d; \
+	VPADDD     off, d, d; \
+	KMOVW      K1, K2; \
+	VPXORD     dst, dst, dst; \
+	VGATHERDPS (R10)(d*4), K2, dst
 
 // func edgesAVX512(p *edgeArgs, c *edgeKernelConsts) int
 //
@@ -47,7 +52,7 @@ TEXT ·edgesAVX512(SB), NOSPLIT, $0-24
 	VPBROADCASTQ 48(SI), Z27
 	VPBROADCASTQ 56(SI), Z28
 	VPBROADCASTQ 64(SI), Z29
-	VMOVDQU32    lanes32<>(SB), Y15
+	VMOVDQU32    ·laneNumbers32(SB), Y15
 	MOVQ         72(DI), AX
 	MOVQ         80(DI), BX
 	MOVQ         48(DI), R10
@@ -122,27 +127,11 @@ loop:
 	VSUBPD     Z7, Z31, Z7
 	VSUBPD     Z30, Z7, Z7
 	VADDPD     Z8, Z7, Z7
-	VCMPPD     $0x1d, Z27, Z7, K3
-	VSUBPD     Z28, Z7, K3, Z7
-	VCMPPD     $0x1d, Z27, Z7, K3
-	VSUBPD     Z28, Z7, K3, Z7
-	VCMPPD     $0x11, Z29, Z7, K3
-	VADDPD     Z28, Z7, K3, Z7
-	VCMPPD     $0x11, Z29, Z7, K3
-	VADDPD     Z28, Z7, K3, Z7
+	WRAP_PD(Z7, Z29, Z27, Z28, K3)
 	VCVTPD2PS  Z7, Y7
 
 	// z2 = zAngle(z2Table, d2).
-	VPANDD     Y16, Y7, Y7
-	VCMPPS     $0x1e, Y20, Y7, K3
-	VSUBPS     Y7, Y21, K3, Y7
-	VMULPS     Y23, Y7, Y7
-	VADDPS     Y18, Y7, Y7
-	VCVTTPS2DQ Y7, Y7
-	VPADDD     Y25, Y7, Y7
-	KMOVW      K1, K2
-	VPXORD     Y8, Y8, Y8
-	VGATHERDPS (R10)(Y7*4), K2, Y8
+	ZANGLE(Y7, Y25, Y8)
 
 	// Kept if r·z2 > 1e-4.
 	VMULPS   Y8, Y6, Y13
@@ -166,16 +155,7 @@ loop:
 	VADDPS     Y21, Y10, K4, Y10
 
 	// z3 = zAngle(z3Table, d3).
-	VPANDD     Y16, Y10, Y10
-	VCMPPS     $0x1e, Y20, Y10, K3
-	VSUBPS     Y10, Y21, K3, Y10
-	VMULPS     Y23, Y10, Y10
-	VADDPS     Y18, Y10, Y10
-	VCVTTPS2DQ Y10, Y10
-	VPADDD     Y26, Y10, Y10
-	KMOVW      K1, K2
-	VPXORD     Y12, Y12, Y12
-	VGATHERDPS (R10)(Y10*4), K2, Y12
+	ZANGLE(Y10, Y26, Y12)
 
 	// r = r·(z2·z3), kept if r > 1e-4.
 	VMULPS Y12, Y8, Y12

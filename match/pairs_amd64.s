@@ -1,17 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
-
-// Lane numbers 0..7 as 32-bit integers.
-DATA pairLanes<>+0(SB)/4, $0
-DATA pairLanes<>+4(SB)/4, $1
-DATA pairLanes<>+8(SB)/4, $2
-DATA pairLanes<>+12(SB)/4, $3
-DATA pairLanes<>+16(SB)/4, $4
-DATA pairLanes<>+20(SB)/4, $5
-DATA pairLanes<>+24(SB)/4, $6
-DATA pairLanes<>+28(SB)/4, $7
-GLOBL pairLanes<>(SB), RODATA|NOPTR, $32
+#include "kernels_amd64.h"
 
 // func pairTablesAVX512(p *pairArgs)
 //
@@ -42,7 +32,7 @@ TEXT ·pairTablesAVX512(SB), NOSPLIT, $0-8
 	VPBROADCASTQ 64(SI), Z31
 	VPXORQ       Z19, Z19, Z19
 	VPBROADCASTD R12, Y18
-	VMOVDQU32    pairLanes<>(SB), Y16
+	VMOVDQU32    ·laneNumbers32(SB), Y16
 
 row:
 	MOVQ R12, DX
@@ -122,14 +112,7 @@ step:
 
 	// rel[u][v] = float32(angleDelta(ang[u], e)).
 	VSUBPD    Z22, Z14, Z15
-	VCMPPD    $0x11, Z31, Z15, K4
-	VADDPD    Z30, Z15, K4, Z15
-	VCMPPD    $0x11, Z31, Z15, K4
-	VADDPD    Z30, Z15, K4, Z15
-	VCMPPD    $0x1d, Z29, Z15, K4
-	VSUBPD    Z30, Z15, K4, Z15
-	VCMPPD    $0x1d, Z29, Z15, K4
-	VSUBPD    Z30, Z15, K4, Z15
+	ANGLE_DELTA_PD(Z15, Z31, Z29, Z30, K4)
 	VCVTPD2PS Z15, Y15
 	MOVQ      32(DI), R9
 	LEAQ      (R9)(R13*4), R10
@@ -138,14 +121,7 @@ step:
 	// rel[v][u] = float32(angleDelta(ang[v], e + π)).
 	VADDPD    Z29, Z14, Z15
 	VSUBPD    Z2, Z15, Z15
-	VCMPPD    $0x11, Z31, Z15, K4
-	VADDPD    Z30, Z15, K4, Z15
-	VCMPPD    $0x11, Z31, Z15, K4
-	VADDPD    Z30, Z15, K4, Z15
-	VCMPPD    $0x1d, Z29, Z15, K4
-	VSUBPD    Z30, Z15, K4, Z15
-	VCMPPD    $0x1d, Z29, Z15, K4
-	VSUBPD    Z30, Z15, K4, Z15
+	ANGLE_DELTA_PD(Z15, Z31, Z29, Z30, K4)
 	VCVTPD2PS Z15, Y15
 	KMOVW     K1, K2
 	VSCATTERDPS Y15, K2, (R9)(Y7*4)

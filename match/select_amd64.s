@@ -1,6 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "kernels_amd64.h"
 
 // func selectAVX512(p *selectArgs) int
 //
@@ -33,13 +34,7 @@ minblock:
 	CMPQ    CX, R12
 	JLT     minblock
 
-	VEXTRACTI64X4 $1, Z0, Y1
-	VPMINUQ       Y1, Y0, Y0
-	VEXTRACTI128  $1, Y0, X1
-	VPMINUQ       X1, X0, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPMINUQ       X1, X0, X0
-	VMOVQ         X0, AX
+	HMIN_UQ(Z0, Y0, X0, Z1, Y1, X1, AX)
 	CMPQ          AX, $-1
 	JEQ           done
 

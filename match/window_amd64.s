@@ -1,17 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
-
-// Lane numbers 0..7.
-DATA lanes<>+0(SB)/8, $0
-DATA lanes<>+8(SB)/8, $1
-DATA lanes<>+16(SB)/8, $2
-DATA lanes<>+24(SB)/8, $3
-DATA lanes<>+32(SB)/8, $4
-DATA lanes<>+40(SB)/8, $5
-DATA lanes<>+48(SB)/8, $6
-DATA lanes<>+56(SB)/8, $7
-GLOBL lanes<>(SB), RODATA|NOPTR, $64
+#include "kernels_amd64.h"
 
 // func windowAllAVX512(p *windowArgs) int
 //
@@ -89,7 +79,7 @@ run:
 	MOVQ         R10, R9
 	SHLQ         $3, R9
 	VPBROADCASTQ R9, Z14
-	VPADDQ       lanes<>(SB), Z14, Z14
+	VPADDQ       ·laneNumbers64(SB), Z14, Z14
 	IMULQ        $640, R10
 	MOVQ         8(DI), SI
 	ADDQ         R10, SI
@@ -217,7 +207,7 @@ rankblock:
 	MOVQ         R8, R13
 	SUBQ         R9, R13
 	VPBROADCASTQ R13, Z3
-	VMOVDQU64    lanes<>(SB), Z4
+	VMOVDQU64    ·laneNumbers64(SB), Z4
 	VPCMPUQ      $1, Z3, Z4, K1
 	VMOVDQU64.Z  (DX)(R9*8), K1, Z3
 	VPCMPUQ      $6, Z1, Z3, K1, K1
@@ -226,13 +216,7 @@ rankblock:
 	JMP          rankblock
 
 rankreduce:
-	VEXTRACTI64X4 $1, Z2, Y3
-	VPMINUQ       Y3, Y2, Y2
-	VEXTRACTI128  $1, Y2, X3
-	VPMINUQ       X3, X2, X2
-	VPSHUFD       $0x4e, X2, X3
-	VPMINUQ       X3, X2, X2
-	VMOVQ         X2, AX
+	HMIN_UQ(Z2, Y2, X2, Z3, Y3, X3, AX)
 	CMPQ          AX, $-1
 	JEQ           rankdone
 	MOVQ          56(DI), R9
