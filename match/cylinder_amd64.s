@@ -296,7 +296,7 @@ nstep:
 nsection:
 	VBROADCASTSD 72(SI)(R11*8), Z6
 	VSUBPD       Z6, Z3, Z6
-	VANDPD       Z24, Z6, Z6
+	VPANDQ       Z24, Z6, Z6
 	VSUBPD       Z6, Z19, Z7
 	VMINPD       Z7, Z6, Z6
 	VMULPD       Z22, Z6, Z6

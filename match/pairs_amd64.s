@@ -86,8 +86,8 @@ step:
 	VSCATTERDPS Y5, K2, (R9)(Y7*4)
 
 	// e = FastAtan2(dy, dx).
-	VANDPD   Z23, Z3, Z8
-	VANDPD   Z23, Z4, Z9
+	VPANDQ   Z23, Z3, Z8
+	VPANDQ   Z23, Z4, Z9
 	VCMPPD   $0x00, Z19, Z8, K3
 	VCMPPD   $0x00, Z19, Z9, K4
 	KANDW    K4, K3, K3
@@ -107,7 +107,7 @@ step:
 	VCMPPD   $0x11, Z19, Z3, K4
 	VSUBPD   Z14, Z29, K4, Z14
 	VCMPPD   $0x11, Z19, Z4, K4
-	VXORPD   Z24, Z14, K4, Z14
+	VPXORQ   Z24, Z14, K4, Z14
 	VMOVAPD  Z19, K3, Z14
 
 	// rel[u][v] = float32(angleDelta(ang[u], e)).
