@@ -24,6 +24,8 @@ test: setup
 	$(GO) test -race -pgo=off -count=1 -timeout 14m ./...
 	# the matcher again without its AVX-512 kernels (the scalar loops that other CPUs run)
 	$(GO) test -tags purego -pgo=off -count=1 ./match/
+	# and built for x86-64-v3, where the compiler fuses multiply-adds: the kernels must still equal the scalar loops
+	GOAMD64=v3 $(GO) test -pgo=off -count=1 ./match/
 
 ## fuzz: run every fuzz target for FUZZTIME each (not part of `make test`; found crashers are kept in testdata/fuzz)
 FUZZTIME ?= 30s

@@ -104,7 +104,7 @@ func cellOffset(i int) float64 { return (float64(i) - float64(cylNS-1)/2) * cylD
 
 // gd returns the directional contribution for an angle difference a in [-π, π].
 func gd(a float64) float32 {
-	t := int(math.Abs(a)*(gdTableN/math.Pi) + 0.5)
+	t := int(float64(math.Abs(a)*(gdTableN/math.Pi)) + 0.5)
 	if t > gdTableN {
 		t = gdTableN
 	}
@@ -322,11 +322,11 @@ func buildCylinders(pts []point, h geom.Hull) ([]cylinder, []int) {
 				}
 				var col [cylNS]float64
 				for i := range col {
-					col[i] = hb[k] + cellIdx[i]*hi[k]
+					col[i] = hb[k] + float64(cellIdx[i]*hi[k])
 				}
 				var e uint64
 				for j := range cylNS {
-					rj := cellIdx[j] * hj[k]
+					rj := float64(cellIdx[j] * hj[k])
 					var row uint64
 					for i := range cylNS {
 						row |= uint64(b2i(col[i]+rj >= 0)) << i
@@ -371,10 +371,10 @@ func buildCylinders(pts []point, h geom.Hull) ([]cylinder, []int) {
 				t := pts[ti]
 				dx, dy := t.x-m.x, t.y-m.y
 				// Rotate into the minutia's frame; the cells within 3σS.
-				px, py := cos*dx+sin*dy, -sin*dx+cos*dy
+				px, py := float64(cos*dx)+float64(sin*dy), float64(-sin*dx)+float64(cos*dy)
 				// A bounding box of them (the distance test below decides; a
 				// product rather than a quotient: a division is slow).
-				fx, fy := px*(1/cylDeltaS)+float64(cylNS-1)/2, py*(1/cylDeltaS)+float64(cylNS-1)/2
+				fx, fy := float64(px*(1/cylDeltaS))+float64(cylNS-1)/2, float64(py*(1/cylDeltaS))+float64(cylNS-1)/2
 				i0 := ceilFrom0(fx - reach/cylDeltaS)
 				i1 := floorTo(cylNS-1, fx+reach/cylDeltaS)
 				j0 := ceilFrom0(fy - reach/cylDeltaS)
@@ -391,13 +391,13 @@ func buildCylinders(pts []point, h geom.Hull) ([]cylinder, []int) {
 					// 2π from x ≥ π gives −(2π−x) exactly).
 					x := math.Abs(dth - (-math.Pi + (float64(k)+0.5)*cylDeltaD)) // dth and the centre both in [-π, π)
 					x = min(x, 2*math.Pi-x)
-					e[k] = gdTable[min(int(x*(gdTableN/math.Pi)+0.5), gdTableN)]
+					e[k] = gdTable[min(int(float64(x*(gdTableN/math.Pi))+0.5), gdTableN)]
 				}
 				e0, e1, e2, e3, e4, e5 := e[0], e[1], e[2], e[3], e[4], e[5]
 				var dx2 [cylNS]float64
 				for i := i0; i <= i1; i++ {
 					dx := cellOffsets[i] - px
-					dx2[i] = dx * dx
+					dx2[i] = float64(dx * dx)
 				}
 				for j := j0; j <= j1; j++ {
 					dy := cellOffsets[j] - py
@@ -413,12 +413,12 @@ func buildCylinders(pts []point, h geom.Hull) ([]cylinder, []int) {
 						}
 						gs := gsTable[int(d2*gsScale)]
 						ci := j*cylNS + i
-						acc[0][ci] += gs * e0
-						acc[1][ci] += gs * e1
-						acc[2][ci] += gs * e2
-						acc[3][ci] += gs * e3
-						acc[4][ci] += gs * e4
-						acc[5][ci] += gs * e5
+						acc[0][ci] += float32(gs * e0)
+						acc[1][ci] += float32(gs * e1)
+						acc[2][ci] += float32(gs * e2)
+						acc[3][ci] += float32(gs * e3)
+						acc[4][ci] += float32(gs * e4)
+						acc[5][ci] += float32(gs * e5)
 						touched |= 1 << ci
 					}
 				}

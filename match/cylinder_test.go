@@ -50,12 +50,12 @@ func referenceCylinders(pts []point, h geom.Hull) ([]cylinder, []int) {
 				continue
 			}
 			count++
-			px, py := cos*dx+sin*dy, -sin*dx+cos*dy
+			px, py := float64(cos*dx)+float64(sin*dy), float64(-sin*dx)+float64(cos*dy)
 			dth := angleDelta(m.a, t.a)
 			for ci := range acc {
 				i, j := ci%cylNS, ci/cylNS
 				ddx, ddy := cellOffsets[i]-px, cellOffsets[j]-py
-				d2 := ddx*ddx + ddy*ddy
+				d2 := float64(ddx*ddx) + float64(ddy*ddy)
 				if c.mask[0]>>ci&1 == 0 || d2 > reach*reach {
 					continue
 				}
@@ -67,7 +67,7 @@ func referenceCylinders(pts []point, h geom.Hull) ([]cylinder, []int) {
 					} else if x < -math.Pi {
 						x += 2 * math.Pi
 					}
-					acc[ci][k] += gs * gd(x)
+					acc[ci][k] += float32(gs * gd(x))
 				}
 			}
 		}

@@ -137,7 +137,7 @@ func (p *Prepared) pairTablesScalar() {
 		for v := u + 1; v < n; v++ {
 			b := p.cpt[v]
 			dx, dy := b.x-a.x, b.y-a.y
-			d := float32(math.Sqrt(dx*dx + dy*dy))
+			d := float32(math.Sqrt(float64(dx*dx) + float64(dy*dy)))
 			e := geom.FastAtan2(dy, dx) // direction from u to v; from v to u it is e+π
 			p.dist[u*n+v], p.dist[v*n+u] = d, d
 			p.rel[u*n+v] = float32(angleDelta(a.a, e))
@@ -220,7 +220,7 @@ func zAngle(t *[zAN + 1]float32, d float32) float32 {
 	if d > math.Pi {
 		d = 2*math.Pi - d
 	}
-	return t[int(d*(zAN/math.Pi)+0.5)]
+	return t[int(float32(d*(zAN/math.Pi))+0.5)]
 }
 
 // scratch holds one comparison's working memory.
@@ -365,13 +365,13 @@ func (s *scratch) relax(a, b *Prepared) float64 {
 				acc, lt := sum[t], lam[t]
 				for end := int(rowEnd[t]); i < end; i++ {
 					k, r := ek[i], er[i]
-					acc += r * lam[k]
-					sum[k] += r * lt
+					acc += float32(r * lam[k])
+					sum[k] += float32(r * lt)
 				}
 				sum[t] = acc
 			}
 			for t := range next {
-				next[t] = wR*lam[t] + inv*sum[t]
+				next[t] = float32(wR*lam[t]) + float32(inv*sum[t])
 			}
 			s.lam, s.next = next, lam
 		}
@@ -456,7 +456,7 @@ func (s *scratch) compatibilitiesScalar(a, b *Prepared) {
 			// zDist; beyond z1Keep it is at most 1e-4 and, z2 and z3
 			// being at most 1, the product would be dropped below.
 			d1 := math.Float32frombits(math.Float32bits(ad[ak]-bd[bk]) &^ (1 << 31))
-			i := int(d1*(1/z1Step) + 0.5)
+			i := int(float32(d1*(1/z1Step)) + 0.5)
 			if i > z1Keep {
 				continue
 			}

@@ -153,13 +153,13 @@ func (a *orientGrid) agreement(b *orientGrid, T xform) (n int, v float64) {
 	}
 	for i := range len(a.smpX) * b2i(!useAgreementKernel) {
 		p := struct{ x, y, c, s float32 }{a.smpX[i], a.smpY[i], a.smpC[i], a.smpS[i]}
-		x := c*p.x - s*p.y + tx - b.x0
-		y := -(s*p.x + c*p.y + ty) - b.y0
+		x := float32(c*p.x) - float32(s*p.y) + tx - b.x0
+		y := -(float32(s*p.x) + float32(c*p.y) + ty) - b.y0
 		col := min(max(int(x*b.invX), 0), lastC)
 		row := min(max(int(y*b.invY), 0), lastR)
 		q := b.cells[row*b.cols+col]
-		ac, as := p.c*c2t-p.s*s2t, p.s*c2t+p.c*s2t
-		sum += ac*q.c + as*q.s
+		ac, as := float32(p.c*c2t)-float32(p.s*s2t), float32(p.s*c2t)+float32(p.c*s2t)
+		sum += float32(ac*q.c) + float32(as*q.s)
 		cnt += q.w
 	}
 	n = int(cnt)

@@ -112,7 +112,11 @@ func FastAtan2(y, x float64) float64 {
 	}
 	a := min(ax, ay) / max(ax, ay)
 	s := a * a
-	r := ((-0.0464964749*s+0.15931422)*s-0.327622764)*s*a + a
+	// Each product rounded (the explicit conversions keep a compiler from
+	// fusing them into multiply-adds, on any architecture): the matcher's
+	// vector kernel computes the same steps.
+	r := float64(float64(float64(float64(-0.0464964749*s)+0.15931422)*s)-0.327622764) * s
+	r = float64(r*a) + a
 	if ay > ax {
 		r = math.Pi/2 - r
 	}
