@@ -23,7 +23,7 @@ test: setup
 	# -pgo=off: the tests need no profile, and with it cmd/*'s dependencies would be compiled twice
 	$(GO) test -race -pgo=off -count=1 -timeout 14m ./...
 	# the matcher again without its AVX-512 kernels (the scalar loops that other CPUs run)
-	$(GO) test -tags purego -pgo=off -count=1 ./match/
+	$(GO) test -race -tags purego -pgo=off -count=1 ./match/
 	# and built for x86-64-v3, where the compiler fuses multiply-adds: the kernels must still equal the scalar loops
 	GOAMD64=v3 $(GO) test -pgo=off -count=1 ./match/
 
