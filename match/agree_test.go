@@ -27,7 +27,7 @@ func TestAgreementKernelLayout(t *testing.T) {
 // impressions: under the alignments Score tries and under random ones,
 // many of which put a's samples partly or wholly off b's box.
 func TestAgreementKernelMatchesScalar(t *testing.T) {
-	if !haveAgreementKernel {
+	if !haveAVX512 {
 		t.Skip("this CPU has no AVX-512: agreement uses its scalar loop")
 	}
 	rng := rand.New(rand.NewPCG(51, 52))
@@ -41,7 +41,7 @@ func TestAgreementKernelMatchesScalar(t *testing.T) {
 		t.Fatalf("only %d of the easy impressions have a field", len(grids))
 	}
 	cases, landed := 0, 0
-	defer func() { useAgreementKernel = haveAgreementKernel }()
+	defer func() { useAgreementKernel = haveAVX512 }()
 	for i, a := range grids {
 		for j, b := range grids {
 			if (i+j)%3 != 0 {

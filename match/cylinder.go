@@ -209,8 +209,15 @@ type nbrConsts struct {
 var nbrKernelConsts = func() nbrConsts {
 	c := nbrConsts{invDS: 1 / cylDeltaS, half7: float64(cylNS-1) / 2, reachDS: 3 * sigmaS / cylDeltaS,
 		twoPi: 2 * math.Pi, pi: math.Pi, negPi: -math.Pi, gdScale: gdTableN / math.Pi, half: 0.5, absMask: math.MaxInt64}
-	for k := range cylND {
-		c.centre[k] = -math.Pi + (float64(k)+0.5)*cylDeltaD
+	c.centre = sectionCentres
+	return c
+}()
+
+// sectionCentres[k] is the direction at the centre of section k, in
+// [-π, π).
+var sectionCentres = func() (c [cylND]float64) {
+	for k := range c {
+		c[k] = -math.Pi + (float64(k)+0.5)*cylDeltaD
 	}
 	return c
 }()
@@ -238,7 +245,7 @@ func init() {
 
 // useCylinderKernels says whether buildCylinders uses the vector kernels
 // (where the CPU has them); tests turn it off to check the scalar loops.
-var useCylinderKernels = haveCylinderKernels
+var useCylinderKernels = haveAVX512
 
 // buildCylinders computes the cylinders of the minutiae pts whose cylinder
 // is valid; it returns them with the indices of their minutiae.
@@ -389,9 +396,8 @@ func buildCylinders(pts []point, h geom.Hull) ([]cylinder, []int) {
 					// branch (its outcome is unpredictable): |wrap(x)| is
 					// min(|x|, 2π−|x|), and so it rounds too (subtracting
 					// 2π from x ≥ π gives −(2π−x) exactly).
-					x := math.Abs(dth - (-math.Pi + (float64(k)+0.5)*cylDeltaD)) // dth and the centre both in [-π, π)
-					x = min(x, 2*math.Pi-x)
-					e[k] = gdTable[min(int(float64(x*(gdTableN/math.Pi))+0.5), gdTableN)]
+					x := math.Abs(dth - sectionCentres[k]) // both in [-π, π)
+					e[k] = gd(min(x, 2*math.Pi-x))
 				}
 				e0, e1, e2, e3, e4, e5 := e[0], e[1], e[2], e[3], e[4], e[5]
 				var dx2 [cylNS]float64

@@ -34,7 +34,7 @@ func TestEdgeKernelLayout(t *testing.T) {
 // their transformed copies, and on random selections (any cylinder with any
 // other, so that every branch of the scalar loop is taken).
 func TestEdgeKernelMatchesScalar(t *testing.T) {
-	if !haveEdgeKernel {
+	if !haveAVX512 {
 		t.Skip("this CPU has no AVX-512: compatibilities uses its scalar loop")
 	}
 	rng := rand.New(rand.NewPCG(31, 32))

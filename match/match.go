@@ -114,7 +114,7 @@ func Prepare(t *template.Template, finger int) (*Prepared, error) {
 		cyls[i] = p.cyls[o]
 	}
 	p.cyls = cyls
-	if haveWindowKernel {
+	if haveAVX512Popcount {
 		p.blk = cylinderBlocks(cyls)
 	}
 	n := len(idx)
@@ -254,13 +254,6 @@ type scratch struct {
 	rUsedB   []bool
 }
 
-func resizeInt(f []int32, n int) []int32 {
-	if cap(f) < n {
-		return make([]int32, n)
-	}
-	return f[:n]
-}
-
 type simPair struct {
 	a, b int32
 	s    float32
@@ -300,8 +293,8 @@ func (s *scratch) score(a, b *Prepared) float64 {
 	// directions differ by at most δθ (the rowTopK best for each cylinder
 	// of a), as sort keys: similarity descending, then indices ascending.
 	s.keys = s.keys[:0]
-	s.rowStart = resizeInt(s.rowStart, len(a.cyls)+1)
-	s.rowPos = resizeInt(s.rowPos, len(a.cyls))
+	s.rowStart = resized(s.rowStart, len(a.cyls)+1)
+	s.rowPos = resized(s.rowPos, len(a.cyls))
 	if a.blk != nil && b.blk != nil {
 		s.windowAll(a, b)
 	} else {
@@ -324,7 +317,7 @@ func (s *scratch) score(a, b *Prepared) float64 {
 	s.usedA = resetBools(s.usedA, len(a.cyls))
 	s.usedB = resetBools(s.usedB, len(b.cyls))
 	s.sel = s.sel[:0]
-	if haveSelectKernel {
+	if haveAVX512 {
 		s.selectKernel(nr)
 	} else {
 		s.selectPairs(nr)
@@ -339,8 +332,8 @@ func (s *scratch) relax(a, b *Prepared) float64 {
 	np := min(nP, n)
 	// Relaxation: each pair's similarity is reinforced by the pairs that
 	// are geometrically compatible with it.
-	s.lam = resize(s.lam, n)
-	s.next = resize(s.next, n)
+	s.lam = resized(s.lam, n)
+	s.next = resized(s.next, n)
 	for t, sp := range s.sel {
 		s.lam[t] = sp.s
 	}
@@ -351,7 +344,7 @@ func (s *scratch) relax(a, b *Prepared) float64 {
 		// order as a dense row would.
 		s.compatibilities(a, b)
 		inv := (1 - wR) / float32(max(n-1, relaxMinSupport))
-		s.sum = resize(s.sum, n)
+		s.sum = resized(s.sum, n)
 		for range nRel {
 			clear(s.sum)
 			// Row by row (the edges are in order of t, then k), with the
@@ -407,7 +400,7 @@ func (s *scratch) relax(a, b *Prepared) float64 {
 // summing along it adds each pair's terms in the same order as a dense row
 // would.
 func (s *scratch) compatibilities(a, b *Prepared) {
-	if haveEdgeKernel {
+	if haveAVX512 {
 		s.compatibilitiesKernel(a, b)
 	} else {
 		s.compatibilitiesScalar(a, b)
@@ -420,18 +413,18 @@ func (s *scratch) compatibilitiesKernel(a, b *Prepared) {
 	n := len(s.sel)
 	na, nb := len(a.cyls), len(b.cyls)
 	s.edgeK, s.edgeR = s.edgeK[:0], s.edgeR[:0]
-	s.rowEnd = resizeInt(s.rowEnd, n)
+	s.rowEnd = resized(s.rowEnd, n)
 	if n == 0 {
 		return
 	}
-	s.selA, s.selB = resizeInt(s.selA, n), resizeInt(s.selB, n)
-	s.angA, s.angB = resize64(s.angA, n), resize64(s.angB, n)
+	s.selA, s.selB = resized(s.selA, n), resized(s.selB, n)
+	s.angA, s.angB = resized(s.angA, n), resized(s.angB, n)
 	for t, sp := range s.sel {
 		s.selA[t], s.selB[t] = sp.a, sp.b
 		s.angA[t], s.angB[t] = a.ang[sp.a], b.ang[sp.b]
 	}
 	room := max(n*(n-1)/2, 1)
-	s.edgeK, s.edgeR = slices.Grow(s.edgeK, room)[:room], slices.Grow(s.edgeR, room)[:room]
+	s.edgeK, s.edgeR = resized(s.edgeK, room), resized(s.edgeR, room)
 	m := edgesAVX512(&edgeArgs{
 		adist: &a.dist[0], bdist: &b.dist[0], arel: &a.rel[0], brel: &b.rel[0],
 		aang: &s.angA[0], bang: &s.angB[0], tab: &zTables[0],
@@ -446,7 +439,7 @@ func (s *scratch) compatibilitiesScalar(a, b *Prepared) {
 	n := len(s.sel)
 	na, nb := len(a.cyls), len(b.cyls)
 	s.edgeK, s.edgeR = s.edgeK[:0], s.edgeR[:0]
-	s.rowEnd = resizeInt(s.rowEnd, n)
+	s.rowEnd = resized(s.rowEnd, n)
 	for t := range n {
 		at, bt := int(s.sel[t].a), int(s.sel[t].b)
 		ad, bd := a.dist[at*na:at*na+na], b.dist[bt*nb:bt*nb+nb]
@@ -746,7 +739,7 @@ func (s *scratch) windowRuns(b *Prepared, u int, ca *cylinder, r runs) {
 func (s *scratch) windowAll(a, b *Prepared) {
 	// Every row's runs first (sweep's pointers only move forward), then
 	// every row's candidates and ranking in one call.
-	s.runs = resizeInt(s.runs, 4*len(a.cyls))
+	s.runs = resized(s.runs, 4*len(a.cyls))
 	var sw sweep
 	room := 0
 	for u, au := range a.ang {
@@ -756,9 +749,9 @@ func (s *scratch) windowAll(a, b *Prepared) {
 		}
 		room += r[1] - r[0] + r[3] - r[2]
 	}
-	s.cand = slices.Grow(s.cand[:0], max(room, 1))[:max(room, 1)]
-	s.candEnd = resizeInt(s.candEnd, len(a.cyls))
-	s.keys = slices.Grow(s.keys[:0], rowTopK*len(a.cyls))[:rowTopK*len(a.cyls)]
+	s.cand = resized(s.cand, max(room, 1))
+	s.candEnd = resized(s.candEnd, len(a.cyls))
+	s.keys = resized(s.keys, rowTopK*len(a.cyls))
 	n := windowAllAVX512(&windowArgs{
 		ablk: &a.blk[0], bblk: &b.blk[0], runs: &s.runs[0], rows: len(a.cyls),
 		out: &s.cand[0], rowEnd: &s.candEnd[0], minCommon: uint64(minCommonCells),
@@ -832,8 +825,8 @@ type selectArgs struct {
 func (s *scratch) selectKernel(nr int) {
 	rows := len(s.rowStart) - 1
 	padded := (rows + 7) &^ 7
-	s.heads = resizeU64(s.heads, padded)
-	s.rowPos = resizeInt(s.rowPos, rows)
+	s.heads = resized(s.heads, padded)
+	s.rowPos = resized(s.rowPos, rows)
 	for r := range padded {
 		h := uint64(math.MaxUint64)
 		if r < rows && s.rowStart[r] < s.rowStart[r+1] {
@@ -842,7 +835,7 @@ func (s *scratch) selectKernel(nr int) {
 		s.heads[r] = h
 	}
 	copy(s.rowPos, s.rowStart[:rows])
-	s.sel = slices.Grow(s.sel[:0], nr)[:nr]
+	s.sel = resized(s.sel, nr)
 	if nr == 0 || rows == 0 || len(s.keys) == 0 {
 		s.sel = s.sel[:0]
 		return
@@ -923,6 +916,15 @@ func effBefore(x, y effPair) bool {
 	return x.eff > y.eff || (x.eff == y.eff && x.lam > y.lam)
 }
 
+// resized returns f with length n, reusing its array when it is large
+// enough (the elements are not cleared).
+func resized[T any](f []T, n int) []T {
+	if cap(f) < n {
+		return make([]T, n)
+	}
+	return f[:n]
+}
+
 func resetBools(b []bool, n int) []bool {
 	if cap(b) < n {
 		return make([]bool, n)
@@ -930,27 +932,6 @@ func resetBools(b []bool, n int) []bool {
 	b = b[:n]
 	clear(b)
 	return b
-}
-
-func resizeU64(f []uint64, n int) []uint64 {
-	if cap(f) < n {
-		return make([]uint64, n)
-	}
-	return f[:n]
-}
-
-func resize64(f []float64, n int) []float64 {
-	if cap(f) < n {
-		return make([]float64, n)
-	}
-	return f[:n]
-}
-
-func resize(f []float32, n int) []float32 {
-	if cap(f) < n {
-		return make([]float32, n)
-	}
-	return f[:n]
 }
 
 // less orders prepared views (by size, then coordinates) so that Score can

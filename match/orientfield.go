@@ -171,7 +171,7 @@ func (a *orientGrid) agreement(b *orientGrid, T xform) (n int, v float64) {
 
 // useAgreementKernel says whether agreement uses agreementAVX512 (where the
 // CPU has it); tests turn it off to check the scalar loop.
-var useAgreementKernel = haveAgreementKernel
+var useAgreementKernel = haveAVX512
 
 // agreementArgs is what agreementAVX512 reads and writes (offsets:
 // TestAgreementKernelLayout): a's samples, b's padded box, the alignment.

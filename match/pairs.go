@@ -1,6 +1,10 @@
 package match
 
-import "math"
+import (
+	"math"
+
+	"ttpgate/match/internal/geom"
+)
 
 // pairArgs is what pairTablesAVX512 reads and writes (offsets:
 // TestPairKernelLayout).
@@ -22,14 +26,14 @@ type pairConsts struct {
 
 var pairKernelConsts = pairConsts{
 	absMask: math.MaxInt64, signMask: 1 << 63,
-	c1: -0.0464964749, c2: 0.15931422, c3: 0.327622764,
+	c1: geom.AtanC1, c2: geom.AtanC2, c3: geom.AtanC3,
 	halfPi: math.Pi / 2, pi: math.Pi, twoPi: 2 * math.Pi, negPi: -math.Pi,
 }
 
 // pairTables sets p.dist and p.rel for the cylinders' minutiae p.cpt.
 func (p *Prepared) pairTables() {
 	n := len(p.cpt)
-	if havePairKernel && n > 1 {
+	if haveAVX512 && n > 1 {
 		var xs, ys, as [MaxMinutiae]float64
 		for u, c := range p.cpt {
 			xs[u], ys[u], as[u] = c.x, c.y, c.a

@@ -27,7 +27,7 @@ func TestPairKernelLayout(t *testing.T) {
 // minutiae, pairs on a horizontal or vertical line either way, directions
 // near 0 and 2π.
 func TestPairKernelMatchesScalar(t *testing.T) {
-	if !havePairKernel {
+	if !haveAVX512 {
 		t.Skip("this CPU has no AVX-512: Prepare uses its scalar loop")
 	}
 	rng := rand.New(rand.NewPCG(71, 72))

@@ -24,7 +24,7 @@ func TestSelectKernelLayout(t *testing.T) {
 // and on random rows (rows of 0 to rowTopK keys, few columns so that many
 // are taken, nr below and above the number of rows).
 func TestSelectKernelMatchesHeap(t *testing.T) {
-	if !haveSelectKernel {
+	if !haveAVX512 {
 		t.Skip("this CPU has no AVX-512: selectPairs uses its heap")
 	}
 	rng := rand.New(rand.NewPCG(61, 62))
@@ -33,7 +33,7 @@ func TestSelectKernelMatchesHeap(t *testing.T) {
 		t.Helper()
 		rows := len(s.rowStart) - 1
 		s.usedA, s.usedB = resetBools(s.usedA, rows), resetBools(s.usedB, nb)
-		s.rowPos = resizeInt(s.rowPos, rows)
+		s.rowPos = resized(s.rowPos, rows)
 		s.sel = s.sel[:0]
 		s.selectPairs(nr)
 		want := slices.Clone(s.sel)

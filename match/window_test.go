@@ -89,7 +89,7 @@ func TestWindowKernelLayout(t *testing.T) {
 // cylinders, exactly minCommonCells common cells or one fewer, views of one
 // cylinder.
 func TestWindowKernelMatchesScalar(t *testing.T) {
-	if !haveWindowKernel {
+	if !haveAVX512Popcount {
 		t.Skip("this CPU has no AVX-512 population count: score uses windowRuns' scalar loop, which TestWindowMatchesReference checks")
 	}
 	rng := rand.New(rand.NewPCG(21, 22))
@@ -169,7 +169,7 @@ func TestWindowKernelMatchesScalar(t *testing.T) {
 		}
 		want := slices.Clone(s.keys)
 		s.keys = s.keys[:0]
-		s.rowStart = resizeInt(s.rowStart, len(a.cyls)+1)
+		s.rowStart = resized(s.rowStart, len(a.cyls)+1)
 		s.windowAll(a, b)
 		if !slices.Equal(want, s.keys) || !slices.Equal(wantStart, s.rowStart[:len(a.cyls)]) || !slices.Equal(wantCand, s.cand[:s.candEnd[len(a.cyls)-1]]) {
 			t.Fatalf("%d×%d cylinders: kernel keys %x rows %v; scalar %x rows %v", len(a.cyls), len(b.cyls), s.keys, s.rowStart, want, wantStart)

@@ -102,6 +102,14 @@ func segDist(a, b, q Point) float64 {
 	return math.Hypot(q.X-(a.X+t*ex), q.Y-(a.Y+t*ey))
 }
 
+// The coefficients of FastAtan2's polynomial on [0, 1]:
+// atan(a) ≈ ((AtanC1·a² + AtanC2)·a² − AtanC3)·a²·a + a.
+const (
+	AtanC1 = -0.0464964749
+	AtanC2 = 0.15931422
+	AtanC3 = 0.327622764
+)
+
 // FastAtan2 is math.Atan2 to within 1e-5 rad (a minimax polynomial on [0, 1] and the octant
 // symmetries), about 4 times faster; the matcher's angular tolerances and the orientation field
 // are of the order of 0.1 rad.
@@ -115,7 +123,7 @@ func FastAtan2(y, x float64) float64 {
 	// Each product rounded (the explicit conversions keep a compiler from
 	// fusing them into multiply-adds, on any architecture): the matcher's
 	// vector kernel computes the same steps.
-	r := float64(float64(float64(float64(-0.0464964749*s)+0.15931422)*s)-0.327622764) * s
+	r := float64(float64(float64(float64(AtanC1*s)+AtanC2)*s)-AtanC3) * s
 	r = float64(r*a) + a
 	if ay > ax {
 		r = math.Pi/2 - r
