@@ -55,10 +55,7 @@ loop:
 	JGE  done
 
 	// The lanes that exist.
-	MOVQ         DX, R8
-	SUBQ         CX, R8
-	VPBROADCASTD R8, Y0
-	VPCMPD       $1, Y0, Y31, K1
+	LANES_LEFT(DX, CX, Y31, R8, Y0, K1)
 	VMOVUPS.Z    (AX)(CX*4), K1, Y1 // x
 	VMOVUPS.Z    (BX)(CX*4), K1, Y2 // y
 

@@ -210,10 +210,7 @@ nstep:
 	JGE  ndone
 
 	// The neighbours of this step.
-	MOVQ         DX, R9
-	SUBQ         CX, R9
-	VPBROADCASTD R9, Y0
-	VPCMPD       $1, Y0, Y31, K1
+	LANES_LEFT(DX, CX, Y31, R9, Y0, K1)
 	MOVQ         0(DI), R9
 	VMOVDQU32.Z  (R9)(CX*4), K1, Y0
 	MOVQ         16(DI), R9

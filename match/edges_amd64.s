@@ -80,10 +80,7 @@ row:
 
 loop:
 	// The lanes that exist: j+lane < the row's length.
-	MOVQ         DX, R9
-	SUBQ         CX, R9
-	VPBROADCASTD R9, Y0
-	VPCMPD       $1, Y0, Y15, K1
+	LANES_LEFT(DX, CX, Y15, R9, Y0, K1)
 	MOVQ         56(DI), R9
 	LEAQ         4(R9)(R11*4), R9
 	VMOVDQU32.Z  (R9)(CX*4), K1, Y2
@@ -95,13 +92,9 @@ loop:
 
 	// i = int(|dist_a[at][ak]-dist_b[bt][bk]|·(1/z1Step) + 0.5), kept if i ≤ z1Keep.
 	MOVQ       0(DI), R9
-	KMOVW      K1, K2
-	VPXORD     Y4, Y4, Y4
-	VGATHERDPS (R9)(Y0*4), K2, Y4
+	GATHER_PS((R9)(Y0*4), Y4)
 	MOVQ       8(DI), R9
-	KMOVW      K1, K2
-	VPXORD     Y5, Y5, Y5
-	VGATHERDPS (R9)(Y9*4), K2, Y5
+	GATHER_PS((R9)(Y9*4), Y5)
 	VSUBPS     Y5, Y4, Y4
 	VPANDD     Y16, Y4, Y4
 	VMULPS     Y17, Y4, Y4
@@ -112,9 +105,7 @@ loop:
 	JZ         next
 
 	// r = z1Table[i].
-	KMOVW      K1, K2
-	VPXORD     Y6, Y6, Y6
-	VGATHERDPS (R10)(Y4*4), K2, Y6
+	GATHER_PS((R10)(Y4*4), Y6)
 
 	// d2 = float32(wrap(ang_b[bt] - ang_b[bk] - ang_a[at] + ang_a[ak]));
 	// the directions of the pairs' cylinders are in selection order.
@@ -141,13 +132,9 @@ loop:
 
 	// d3 = wrap32(rel_b[bt][bk] - rel_a[at][ak]).
 	MOVQ       24(DI), R9
-	KMOVW      K1, K2
-	VPXORD     Y10, Y10, Y10
-	VGATHERDPS (R9)(Y9*4), K2, Y10
+	GATHER_PS((R9)(Y9*4), Y10)
 	MOVQ       16(DI), R9
-	KMOVW      K1, K2
-	VPXORD     Y11, Y11, Y11
-	VGATHERDPS (R9)(Y0*4), K2, Y11
+	GATHER_PS((R9)(Y0*4), Y11)
 	VSUBPS     Y11, Y10, Y10
 	VCMPPS     $0x1e, Y20, Y10, K3
 	VCMPPS     $0x11, Y22, Y10, K4

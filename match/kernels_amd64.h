@@ -48,3 +48,20 @@
 	VADDSS 20(SP), acc, acc; \
 	VADDSS 24(SP), acc, acc; \
 	VADDSS 28(SP), acc, acc
+
+// LANES_LEFT sets k to the lanes of a step that exist: lane < n - j, with
+// lanes the lane numbers (laneNumbers32) and tmp, ytmp a scratch GPR and
+// vector register.
+#define LANES_LEFT(n, j, lanes, tmp, ytmp, k) \
+	MOVQ         n, tmp; \
+	SUBQ         j, tmp; \
+	VPBROADCASTD tmp, ytmp; \
+	VPCMPD       $1, ytmp, lanes, k
+
+// GATHER_PS gathers into dst the float32 at mem (base and index vector)
+// for the lanes of K1, zero elsewhere (K2 scratch).
+#define GATHER_PS(mem, dst) \
+	KMOVW      K1, K2; \
+	VPXORD     dst, dst, dst; \
+	VGATHERDPS mem, K2, dst
+

@@ -53,10 +53,7 @@ row:
 
 step:
 	// The lanes that exist, and their v.
-	MOVQ         DX, R9
-	SUBQ         CX, R9
-	VPBROADCASTD R9, Y0
-	VPCMPD       $1, Y0, Y16, K1
+	LANES_LEFT(DX, CX, Y16, R9, Y0, K1)
 	LEAQ         1(R11)(CX*1), R8
 	MOVQ         0(DI), R9
 	VMOVUPD.Z    (R9)(R8*8), K1, Z0
